@@ -1,0 +1,923 @@
+"""The API server as a request reducer over the store.
+
+`handle(api, request, now, policy)` answers one protocol request and returns
+the new API state. A refused request raises `ApiError` inside and answers a
+`Status`; the state returned is then the one given, so a refusal changes
+nothing by construction. Controllers use the same reducer with
+`system=True`, which also opens the internal subresources (`status`,
+`finalize`) that the protocol does not expose.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from pyrsistent import freeze, thaw
+
+from properties.labels import SelectorSyntaxError, parse_selector
+from reference.api import errors
+from reference.api.defaults import apply_defaults
+from reference.api.errors import ApiError, Cause
+from reference.api.kinds import KINDS, Kind, kind_of_key
+from reference.api.patch import merge_patch
+from reference.api.validation import validate
+from reference.constants import (
+    FINALIZER_FOREGROUND,
+    FINALIZER_NAMESPACE,
+    FINALIZER_ORPHAN,
+    GENERATE_NAME_SUFFIX_ALPHABET,
+    GENERATE_NAME_SUFFIX_LENGTH,
+    IMMORTAL_NAMESPACES,
+    MAX_GENERATED_NAME_LENGTH,
+    TIMING_PARAMETERS,
+)
+from reference.store import (
+    Compacted,
+    Compare,
+    DeleteRange,
+    FutureRevision,
+    KeyValue,
+    Put,
+    Store,
+    prefix_end,
+)
+from reference.timefmt import format_time, format_whole_seconds, parse_time
+
+__all__ = ["ApiPolicy", "ApiState", "DEFAULT_POLICY", "handle", "read_object", "VERBS"]
+
+_CONFLICT_MESSAGE = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
+_PROPAGATION = ("Background", "Foreground", "Orphan")
+
+
+def _spec_changed(kind: Kind, old: Mapping[str, Any], new: Mapping[str, Any], sent: Any) -> bool:
+    """Whether a write changes what metadata.generation tracks (each kind's PrepareForUpdate).
+
+    Deployments also track annotations, because the controller copies them
+    onto ReplicaSets; EndpointSlices track everything outside metadata plus
+    their labels.
+    """
+    if kind.name == "EndpointSlice":
+        strip = lambda o: {k: v for k, v in o.items() if k != "metadata"}  # noqa: E731
+        return bool(
+            strip(old) != strip(new)
+            or (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {})
+        )
+    if old.get("spec") != new.get("spec"):
+        return True
+    if kind.name == "Deployment":
+        return bool(
+            (old["metadata"].get("annotations") or {}) != (new["metadata"].get("annotations") or {})
+        )
+    return False
+
+
+def _stale(given: str, current: str) -> bool:
+    return given != current
+
+
+@attrs.frozen
+class ApiPolicy:
+    """The API server's choices that mutants replace (composition, never monkeypatching)."""
+
+    #: The resourceVersion an object shows, from its store entry (etcd: the mod revision).
+    resource_version: Callable[[KeyValue], int] = lambda kv: kv.mod_revision
+    #: Whether a given resourceVersion precondition fails against the current one.
+    precondition_stale: Callable[[str, str], bool] = _stale
+    #: Whether a write bumps metadata.generation: (kind, old, new, object as sent).
+    generation_changes: Callable[[Kind, Mapping[str, Any], Mapping[str, Any], Any], bool] = (
+        _spec_changed
+    )
+    #: ValidateNoNewFinalizers: refuse finalizers added to a terminating object.
+    forbid_new_finalizers_while_deleting: bool = True
+
+
+DEFAULT_POLICY = ApiPolicy()
+
+
+@attrs.frozen
+class ApiState:
+    store: Store = attrs.field(factory=Store)
+    seed: int = 0
+    #: Counter from which uids and generated names derive, so they are a function of the seed.
+    serial: int = 0
+
+
+Answer = dict[str, Any]
+Verb = Callable[[ApiState, Mapping[str, Any], float, ApiPolicy, bool], tuple[ApiState, Answer]]
+
+
+def handle(
+    api: ApiState,
+    request: Mapping[str, Any],
+    now: float,
+    policy: ApiPolicy = DEFAULT_POLICY,
+    *,
+    system: bool = False,
+) -> tuple[ApiState, Answer]:
+    """Answer one API request. Unknown verbs are the caller's business (see cluster.step)."""
+    verb = VERBS[request["op"]]
+    if request["op"] in _SYSTEM_ONLY and not system:
+        raise errors.not_implemented(request["op"])
+    return verb(api, request, now, policy, system)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def read_object(kv: KeyValue, policy: ApiPolicy = DEFAULT_POLICY) -> dict[str, Any]:
+    """The stored object as a client sees it: plain JSON with its resourceVersion."""
+    obj: dict[str, Any] = thaw(kv.value)
+    obj["metadata"]["resourceVersion"] = str(policy.resource_version(kv))
+    return obj
+
+
+def _kind(name: Any) -> Kind:
+    if not isinstance(name, str) or not name:
+        raise errors.bad_request("`kind` is required and must be a string")
+    kind = KINDS.get(name)
+    if kind is None:
+        raise ApiError(
+            404,
+            "NotFound",
+            f"the server could not find the requested resource (kind {name!r} is not served;"
+            f" served kinds: {', '.join(sorted(KINDS))})",
+        )
+    return kind
+
+
+def _namespace_of(kind: Kind, namespace: Any) -> str:
+    if not kind.namespaced:
+        return ""
+    if namespace is None or namespace == "":
+        return "default"
+    if not isinstance(namespace, str):
+        raise errors.bad_request("`namespace` must be a string")
+    return namespace
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise errors.bad_request("`name` is required and must be a non-empty string")
+    return value
+
+
+def _address(request: Mapping[str, Any]) -> tuple[Kind, str, str]:
+    kind = _kind(request.get("kind"))
+    return kind, _namespace_of(kind, request.get("namespace")), _name(request.get("name"))
+
+
+def _existing(api: ApiState, kind: Kind, namespace: str, name: str) -> KeyValue:
+    kv = api.store.get(kind.key(namespace, name))
+    if kv is None:
+        raise errors.not_found(kind.name, name)
+    return kv
+
+
+def _get(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    kind, namespace, name = _address(request)
+    return api, {"ok": True, "object": read_object(_existing(api, kind, namespace, name), policy)}
+
+
+def _list(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    kind = _kind(request.get("kind"))
+    namespace = request.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        raise errors.bad_request("`namespace` must be a string")
+    selector = _label_selector(request.get("labelSelector"))
+    fields = _field_selector(kind, request.get("fieldSelector"))
+    prefix = kind.prefix(namespace or None)
+    kvs = api.store.range(prefix, prefix_end(prefix))
+    items = []
+    for kv in kvs.kvs:
+        obj = read_object(kv, policy)
+        if selector is not None and not selector.matches(obj["metadata"].get("labels") or {}):
+            continue
+        if not all(check(obj) for check in fields):
+            continue
+        items.append(obj)
+    items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    return api, {"ok": True, "items": items, "resourceVersion": str(api.store.revision)}
+
+
+def _label_selector(text: Any) -> Any:
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str):
+        raise errors.bad_request("`labelSelector` must be a string")
+    try:
+        return parse_selector(text)
+    except SelectorSyntaxError as e:
+        raise errors.bad_request(f"unable to parse requirement: {e}") from None
+
+
+_POD_FIELDS = {
+    "spec.nodeName": lambda o: (o.get("spec") or {}).get("nodeName", ""),
+    "status.phase": lambda o: (o.get("status") or {}).get("phase", ""),
+    "spec.restartPolicy": lambda o: (o.get("spec") or {}).get("restartPolicy", ""),
+    "spec.schedulerName": lambda o: (o.get("spec") or {}).get("schedulerName", ""),
+    "spec.serviceAccountName": lambda o: (o.get("spec") or {}).get("serviceAccountName", ""),
+    "status.podIP": lambda o: (o.get("status") or {}).get("podIP", ""),
+    "status.nominatedNodeName": lambda o: (o.get("status") or {}).get("nominatedNodeName", ""),
+}
+_COMMON_FIELDS = {
+    "metadata.name": lambda o: o["metadata"]["name"],
+    "metadata.namespace": lambda o: o["metadata"].get("namespace", ""),
+}
+
+
+def _field_selector(kind: Kind, text: Any) -> list[Callable[[Mapping[str, Any]], bool]]:
+    if text is None or text == "":
+        return []
+    if not isinstance(text, str):
+        raise errors.bad_request("`fieldSelector` must be a string")
+    supported = dict(_COMMON_FIELDS)
+    if kind.name == "Pod":
+        supported.update(_POD_FIELDS)
+    checks: list[Callable[[Mapping[str, Any]], bool]] = []
+    for term in text.split(","):
+        term = term.strip()
+        for op in ("!=", "==", "="):
+            if op in term:
+                field, value = (p.strip() for p in term.split(op, 1))
+                break
+        else:
+            raise errors.bad_request(f"invalid field selector {term!r}: expected field=value")
+        getter = supported.get(field)
+        if getter is None:
+            raise errors.bad_request(
+                f'field label not supported: "{field}" (supported for {kind.name}:'
+                f" {', '.join(sorted(supported))})"
+            )
+        if op == "!=":
+            checks.append(lambda o, g=getter, v=value: g(o) != v)
+        else:
+            checks.append(lambda o, g=getter, v=value: g(o) == v)
+    return checks
+
+
+# -- identity --------------------------------------------------------------------------------
+
+
+def _digest(seed: int, serial: int, purpose: str) -> bytes:
+    return hashlib.sha256(f"{seed}/{purpose}/{serial}".encode()).digest()
+
+
+def _uid(seed: int, serial: int) -> str:
+    h = bytearray(_digest(seed, serial, "uid")[:16])
+    h[6] = (h[6] & 0x0F) | 0x40
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def _name_suffix(seed: int, serial: int) -> str:
+    digest = _digest(seed, serial, "name")
+    alphabet = GENERATE_NAME_SUFFIX_ALPHABET
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:GENERATE_NAME_SUFFIX_LENGTH])
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _object_arg(request: Mapping[str, Any]) -> dict[str, Any]:
+    obj = request.get("object")
+    if not isinstance(obj, Mapping):
+        raise errors.bad_request("`object` is required and must be a JSON object")
+    meta = obj.get("metadata", {})
+    if not isinstance(meta, Mapping):
+        raise errors.bad_request("`object.metadata` must be a JSON object")
+    result: dict[str, Any] = copy.deepcopy(dict(obj))
+    result["metadata"] = copy.deepcopy(dict(meta))
+    return result
+
+
+def _check_api_version(kind: Kind, obj: Mapping[str, Any]) -> None:
+    given = obj.get("apiVersion")
+    if given is not None and given != kind.api_version:
+        raise errors.bad_request(
+            f"apiVersion {given!r} is not served for kind {kind.name}; use {kind.api_version!r}"
+        )
+
+
+def _check_namespace_open(api: ApiState, kind: Kind, namespace: str, name: str) -> None:
+    if not kind.namespaced:
+        return
+    ns = api.store.get(KINDS["Namespace"].key("", namespace))
+    if ns is None:
+        raise errors.not_found("Namespace", namespace)
+    if ns.value["metadata"].get("deletionTimestamp"):
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'{kind.plural} "{name}" is forbidden: unable to create new content in namespace'
+            f" {namespace} because it is being terminated",
+            details={
+                "name": name,
+                "kind": kind.plural,
+                "causes": [
+                    {
+                        "reason": "NamespaceTerminating",
+                        "message": f"namespace {namespace} is being terminated",
+                        "field": "metadata.namespace",
+                    }
+                ],
+            },
+        )
+
+
+_SERVER_OWNED = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "selfLink",
+)
+
+
+def _initial_status(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    if kind.name == "Namespace":
+        return {"phase": "Active"}
+    if kind.name == "Pod":
+        return {"phase": "Pending", "qosClass": _qos_class(obj)}
+    if kind.status:
+        return None
+    return obj.get("status")
+
+
+def _qos_class(pod: Mapping[str, Any]) -> str:
+    """status.qosClass as the API server computes it at create (pkg/apis/core/helper/qos)."""
+    containers = list((pod.get("spec") or {}).get("containers") or []) + list(
+        (pod.get("spec") or {}).get("initContainers") or []
+    )
+    requests: set[str] = set()
+    guaranteed = True
+    any_set = False
+    for c in containers:
+        res = c.get("resources") or {}
+        req = res.get("requests") or {}
+        lim = res.get("limits") or {}
+        for name in ("cpu", "memory"):
+            if req.get(name) or lim.get(name):
+                any_set = True
+            if not lim.get(name) or (req.get(name) and req.get(name) != lim.get(name)):
+                guaranteed = False
+        requests.update(req)
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _create(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    obj = _object_arg(request)
+    kind = _kind(obj.get("kind"))
+    _check_api_version(kind, obj)
+    meta = obj["metadata"]
+    namespace = _namespace_of(kind, meta.get("namespace") or request.get("namespace"))
+    if kind.namespaced:
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+    serial = api.serial
+    name = meta.get("name")
+    if not name:
+        base = meta.get("generateName")
+        if not isinstance(base, str) or not base:
+            raise errors.invalid(
+                kind.name, "", [Cause("metadata.name", "name or generateName is required",
+                                      "FieldValueRequired")]
+            )
+        for _ in range(8):
+            serial += 1
+            candidate = base[:MAX_GENERATED_NAME_LENGTH] + _name_suffix(api.seed, serial)
+            if api.store.get(kind.key(namespace, candidate)) is None:
+                break
+        name = candidate
+        meta["name"] = name
+    elif not isinstance(name, str):
+        raise errors.bad_request("`metadata.name` must be a string")
+    _check_namespace_open(api, kind, namespace, name)
+    for field in _SERVER_OWNED:
+        meta.pop(field, None)
+    status = _initial_status(kind, obj)
+    obj.pop("status", None)
+    obj["apiVersion"] = kind.api_version
+    obj = apply_defaults(kind.name, obj)
+    causes = validate(kind.name, obj, None)
+    if causes:
+        raise errors.invalid(kind.name, name, causes)
+    key = kind.key(namespace, name)
+    if api.store.get(key) is not None:
+        raise errors.already_exists(kind.name, name)
+    serial += 1
+    meta = obj["metadata"]
+    meta["uid"] = _uid(api.seed, serial)
+    meta["creationTimestamp"] = format_whole_seconds(now)
+    if kind.generation:
+        meta["generation"] = 1
+    if kind.name == "Namespace":
+        spec_finalizers = list((obj.get("spec") or {}).get("finalizers") or [])
+        if FINALIZER_NAMESPACE not in spec_finalizers:
+            spec_finalizers.append(FINALIZER_NAMESPACE)
+        obj.setdefault("spec", {})["finalizers"] = spec_finalizers
+    if kind.name == "DaemonSet" and (obj["spec"].get("templateGeneration") or 0) < 1:
+        obj["spec"]["templateGeneration"] = 1
+    if status is not None:
+        obj["status"] = status
+    store, result = api.store.txn([Compare(key, "CREATE", "EQUAL", 0)], [Put(key, freeze(obj))])
+    assert result.succeeded
+    api = attrs.evolve(api, store=store, serial=serial)
+    kv = store.get(key)
+    assert kv is not None
+    return api, {"ok": True, "object": read_object(kv, policy)}
+
+
+def _update(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    obj = _object_arg(request)
+    kind = _kind(obj.get("kind"))
+    _check_api_version(kind, obj)
+    namespace = _namespace_of(kind, obj["metadata"].get("namespace") or request.get("namespace"))
+    name = _name(obj["metadata"].get("name"))
+    return _write(api, kind, namespace, name, obj, now, policy, "main")
+
+
+def _status(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    obj = _object_arg(request)
+    kind = _kind(obj.get("kind"))
+    namespace = _namespace_of(kind, obj["metadata"].get("namespace") or request.get("namespace"))
+    return _write(api, kind, namespace, _name(obj["metadata"].get("name")), obj, now, policy,
+                  "status")
+
+
+def _finalize(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    obj = _object_arg(request)
+    return _write(api, KINDS["Namespace"], "", _name(obj["metadata"].get("name")), obj, now,
+                  policy, "finalize")
+
+
+def _write(
+    api: ApiState,
+    kind: Kind,
+    namespace: str,
+    name: str,
+    sent: dict[str, Any],
+    now: float,
+    policy: ApiPolicy,
+    subresource: str,
+) -> tuple[ApiState, Answer]:
+    key = kind.key(namespace, name)
+    kv = _existing(api, kind, namespace, name)
+    old: dict[str, Any] = thaw(kv.value)
+    current_rv = str(policy.resource_version(kv))
+    given_rv = sent["metadata"].get("resourceVersion")
+    if given_rv not in (None, "") and policy.precondition_stale(str(given_rv), current_rv):
+        raise errors.conflict(kind.name, name, _CONFLICT_MESSAGE)
+    given_uid = sent["metadata"].get("uid")
+    if given_uid not in (None, "") and given_uid != old["metadata"]["uid"]:
+        raise errors.conflict(
+            kind.name,
+            name,
+            f"Precondition failed: UID in precondition: {given_uid},"
+            f" UID in object meta: {old['metadata']['uid']}",
+        )
+    new = _merge_for_update(kind, old, sent, subresource)
+    if subresource == "main":
+        new = apply_defaults(kind.name, new)
+    causes = validate(kind.name, new, old)
+    causes += _finalizer_causes(old, new, policy)
+    if subresource == "main" and not old["metadata"].get("deletionTimestamp"):
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            if sent["metadata"].get(field) is not None:
+                causes.append(Cause(f"metadata.{field}", "field is immutable"))
+    if causes:
+        raise errors.invalid(kind.name, name, causes)
+    if kind.name == "DaemonSet" and subresource == "main":
+        template_generation = (old.get("spec") or {}).get("templateGeneration", 1)
+        if (old.get("spec") or {}).get("template") != (new.get("spec") or {}).get("template"):
+            template_generation += 1
+        new.setdefault("spec", {})["templateGeneration"] = template_generation
+    if kind.generation and policy.generation_changes(kind, old, new, sent):
+        new["metadata"]["generation"] = old["metadata"].get("generation", 0) + 1
+    if new == old:
+        return api, {"ok": True, "object": read_object(kv, policy)}
+    meta = new["metadata"]
+    if (
+        meta.get("deletionTimestamp")
+        and not meta.get("finalizers")
+        and not meta.get("deletionGracePeriodSeconds")
+        and not _namespace_finalizers(kind, new)
+    ):
+        store, result = api.store.txn(
+            [Compare(key, "MOD", "EQUAL", kv.mod_revision)], [DeleteRange(key)]
+        )
+        assert result.succeeded
+        new["metadata"]["resourceVersion"] = str(store.revision)
+        return attrs.evolve(api, store=store), {"ok": True, "object": new}
+    store, result = api.store.txn(
+        [Compare(key, "MOD", "EQUAL", kv.mod_revision)], [Put(key, freeze(new))]
+    )
+    assert result.succeeded
+    written = store.get(key)
+    assert written is not None
+    return attrs.evolve(api, store=store), {"ok": True, "object": read_object(written, policy)}
+
+
+def _namespace_finalizers(kind: Kind, obj: Mapping[str, Any]) -> list[str]:
+    if kind.name != "Namespace":
+        return []
+    return list((obj.get("spec") or {}).get("finalizers") or [])
+
+
+def _merge_for_update(
+    kind: Kind, old: Mapping[str, Any], sent: Mapping[str, Any], subresource: str
+) -> dict[str, Any]:
+    """The object to store: what was sent, with what the client may not change taken from old."""
+    if subresource == "status":
+        new = copy.deepcopy(dict(old))
+        if "status" in sent:
+            new["status"] = copy.deepcopy(sent["status"])
+        else:
+            new.pop("status", None)
+        return new
+    if subresource == "finalize":
+        new = copy.deepcopy(dict(old))
+        new.setdefault("spec", {})["finalizers"] = list(
+            (sent.get("spec") or {}).get("finalizers") or []
+        )
+        return new
+    new = copy.deepcopy(dict(sent))
+    new["apiVersion"] = kind.api_version
+    meta = new["metadata"]
+    old_meta = old["metadata"]
+    meta["name"] = old_meta["name"]
+    if kind.namespaced:
+        meta["namespace"] = old_meta["namespace"]
+    for field in _SERVER_OWNED:
+        meta.pop(field, None)
+        if field in old_meta and field != "resourceVersion":
+            meta[field] = old_meta[field]
+    if kind.status or kind.name == "Namespace":
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+    if kind.name == "Namespace":
+        spec = new.setdefault("spec", {})
+        spec["finalizers"] = list((old.get("spec") or {}).get("finalizers") or [])
+    return new
+
+
+def _finalizer_causes(
+    old: Mapping[str, Any], new: Mapping[str, Any], policy: ApiPolicy
+) -> list[Cause]:
+    if not policy.forbid_new_finalizers_while_deleting:
+        return []
+    if not old["metadata"].get("deletionTimestamp"):
+        return []
+    before = set(old["metadata"].get("finalizers") or [])
+    added = [f for f in new["metadata"].get("finalizers") or [] if f not in before]
+    if not added:
+        return []
+    listed = ", ".join(f'"{f}"' for f in added)
+    return [
+        Cause(
+            "metadata.finalizers",
+            f"no new finalizers can be added if the object is being deleted,"
+            f" found new finalizers []string{{{listed}}}",
+            "FieldValueForbidden",
+        )
+    ]
+
+
+def _patch(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    kind, namespace, name = _address(request)
+    patch = request.get("patch")
+    if not isinstance(patch, Mapping):
+        raise errors.bad_request("`patch` is required and must be a JSON merge patch (an object)")
+    kv = _existing(api, kind, namespace, name)
+    current = read_object(kv, policy)
+    merged = merge_patch(current, patch)
+    if not isinstance(merged.get("metadata"), Mapping):
+        raise errors.bad_request("the patch may not remove `metadata`")
+    if merged["metadata"].get("name") != name:
+        raise errors.bad_request(
+            f"the name of the object ({merged['metadata'].get('name')}) does not match the"
+            f" name on the URL ({name})"
+        )
+    if kind.namespaced and merged["metadata"].get("namespace") != namespace:
+        raise errors.bad_request("the namespace of the object does not match the request's")
+    if merged.get("kind") != kind.name or merged.get("apiVersion") != kind.api_version:
+        raise errors.bad_request("a patch may not change `kind` or `apiVersion`")
+    patched_meta = patch.get("metadata")
+    if not (isinstance(patched_meta, Mapping) and patched_meta.get("resourceVersion")):
+        merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+    return _write(api, kind, namespace, name, merged, now, policy, "main")
+
+
+def _scale(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    kind, namespace, name = _address(request)
+    if not kind.scale:
+        raise ApiError(
+            404, "NotFound", f"the server could not find the requested resource ({kind.name}"
+            " has no scale subresource)"
+        )
+    replicas = request.get("replicas")
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        raise errors.bad_request("`replicas` is required and must be an integer")
+    if replicas < 0:
+        raise errors.invalid(
+            "Scale", name, [Cause("spec.replicas", f"Invalid value: {replicas}: must be greater"
+                                  " than or equal to 0")]
+        )
+    kv = _existing(api, kind, namespace, name)
+    obj = read_object(kv, policy)
+    obj.setdefault("spec", {})["replicas"] = replicas
+    api, answer = _write(api, kind, namespace, name, obj, now, policy, "main")
+    return api, {"ok": True, "object": _scale_object(answer["object"])}
+
+
+def _scale_object(obj: Mapping[str, Any]) -> dict[str, Any]:
+    from properties.labels import from_label_selector
+
+    meta = obj["metadata"]
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    return {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta.get("namespace", ""),
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": {
+            "replicas": status.get("replicas", 0),
+            "selector": str(from_label_selector(spec.get("selector"))),
+        },
+    }
+
+
+def _delete(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    kind, namespace, name = _address(request)
+    propagation = request.get("propagationPolicy")
+    if propagation is not None and propagation not in _PROPAGATION:
+        raise errors.invalid(
+            "DeleteOptions", "", [Cause("propagationPolicy", f'Unsupported value: "{propagation}":'
+                                        ' supported values: "Foreground", "Background",'
+                                        ' "Orphan"', "FieldValueNotSupported")]
+        )
+    grace_given = request.get("gracePeriodSeconds")
+    if grace_given is not None and (
+        isinstance(grace_given, bool) or not isinstance(grace_given, int) or grace_given < 0
+    ):
+        raise errors.bad_request("`gracePeriodSeconds` must be a non-negative integer")
+    preconditions = request.get("preconditions") or {}
+    if not isinstance(preconditions, Mapping):
+        raise errors.bad_request("`preconditions` must be an object")
+    if kind.name == "Namespace" and name in IMMORTAL_NAMESPACES:
+        raise errors.forbidden("Namespace", name, "this namespace may not be deleted")
+    key = kind.key(namespace, name)
+    kv = _existing(api, kind, namespace, name)
+    obj: dict[str, Any] = thaw(kv.value)
+    meta = obj["metadata"]
+    if preconditions.get("uid") not in (None, "") and preconditions["uid"] != meta["uid"]:
+        raise errors.conflict(
+            kind.name,
+            name,
+            f"Precondition failed: UID in precondition: {preconditions['uid']},"
+            f" UID in object meta: {meta['uid']}",
+        )
+    rv = str(policy.resource_version(kv))
+    if preconditions.get("resourceVersion") not in (None, "") and policy.precondition_stale(
+        str(preconditions["resourceVersion"]), rv
+    ):
+        raise errors.conflict(
+            kind.name,
+            name,
+            f"Precondition failed: ResourceVersion in precondition:"
+            f" {preconditions['resourceVersion']}, ResourceVersion in object meta: {rv}",
+        )
+    new = copy.deepcopy(obj)
+    new_meta = new["metadata"]
+    terminating = bool(meta.get("deletionTimestamp"))
+    pending_grace = (meta.get("deletionGracePeriodSeconds") or 0) > 0
+    if kind.name == "Namespace":
+        if terminating and _namespace_finalizers(kind, obj):
+            return api, {"ok": True, "object": read_object(kv, policy)}
+        _set_finalizers(new_meta, _finalizers_for_propagation(meta, propagation))
+        if not terminating:
+            new_meta["deletionTimestamp"] = format_whole_seconds(now)
+            new.setdefault("status", {})["phase"] = "Terminating"
+    elif kind.graceful and terminating and pending_grace:
+        # BeforeDelete: a pending graceful deletion may only be shortened.
+        old_grace = meta["deletionGracePeriodSeconds"]
+        if grace_given is None or grace_given >= old_grace:
+            return api, {"ok": True, "object": read_object(kv, policy)}
+        started = parse_time(meta["deletionTimestamp"]) - old_grace
+        new_meta["deletionTimestamp"] = format_whole_seconds(started + grace_given)
+        new_meta["deletionGracePeriodSeconds"] = grace_given
+    else:
+        _set_finalizers(new_meta, _finalizers_for_propagation(meta, propagation))
+        if not terminating:
+            grace = _grace_period(kind, obj, grace_given)
+            if kind.graceful or new_meta.get("finalizers"):
+                new_meta["deletionTimestamp"] = format_whole_seconds(now + grace)
+                new_meta["deletionGracePeriodSeconds"] = grace
+                if kind.generation and meta.get("generation"):
+                    new_meta["generation"] = meta["generation"] + 1
+    remaining = (
+        bool(new_meta.get("finalizers"))
+        or bool(_namespace_finalizers(kind, new))
+        or (new_meta.get("deletionGracePeriodSeconds") or 0) > 0
+    )
+    if new != obj:
+        api, kv = _put(api, key, kv, new)
+    if remaining:
+        return api, {"ok": True, "object": read_object(kv, policy)}
+    store, result = api.store.txn(
+        [Compare(key, "MOD", "EQUAL", kv.mod_revision)], [DeleteRange(key)]
+    )
+    assert result.succeeded
+    return attrs.evolve(api, store=store), {"ok": True}
+
+
+def _put(api: ApiState, key: str, kv: KeyValue, new: Mapping[str, Any]) -> tuple[ApiState, KeyValue]:
+    store, result = api.store.txn(
+        [Compare(key, "MOD", "EQUAL", kv.mod_revision)], [Put(key, freeze(new))]
+    )
+    assert result.succeeded
+    written = store.get(key)
+    assert written is not None
+    return attrs.evolve(api, store=store), written
+
+
+def _set_finalizers(meta: dict[str, Any], finalizers: list[str]) -> None:
+    if finalizers:
+        meta["finalizers"] = finalizers
+    else:
+        meta.pop("finalizers", None)
+
+
+def _finalizers_for_propagation(meta: Mapping[str, Any], propagation: str | None) -> list[str]:
+    """upstream's deletionFinalizersForGarbageCollection for the kinds served here.
+
+    With no policy given, the GC finalizers the object already carries stay;
+    otherwise they are replaced by the one the policy asks for (Background:
+    none, the default for every kind served here).
+    """
+    finalizers = list(meta.get("finalizers") or [])
+    if propagation is None:
+        return finalizers
+    kept = [f for f in finalizers if f not in (FINALIZER_ORPHAN, FINALIZER_FOREGROUND)]
+    if propagation == "Orphan":
+        kept.append(FINALIZER_ORPHAN)
+    elif propagation == "Foreground":
+        kept.append(FINALIZER_FOREGROUND)
+    return kept
+
+
+def _grace_period(kind: Kind, obj: Mapping[str, Any], given: int | None) -> int:
+    """The grace period a delete applies: pods only, and none for unscheduled or finished pods."""
+    if not kind.graceful:
+        return 0
+    spec = obj.get("spec") or {}
+    phase = (obj.get("status") or {}).get("phase")
+    if given is None:
+        given = spec.get("terminationGracePeriodSeconds")
+        if given is None:
+            given = TIMING_PARAMETERS["terminationGracePeriodSeconds"]
+    if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+        return 0
+    return given
+
+
+# -- watch, compact, snapshot ------------------------------------------------------------------
+
+
+def _revision_arg(value: Any, field: str) -> int:
+    if isinstance(value, bool):
+        raise errors.bad_request(f"`{field}` must be a decimal string")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise errors.bad_request(f"`{field}` must be a decimal string, got {value!r}") from None
+
+
+def _watch(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    since = _revision_arg(request.get("resourceVersion"), "resourceVersion")
+    kind_name = request.get("kind")
+    kind = _kind(kind_name) if kind_name is not None else None
+    namespace = request.get("namespace")
+    try:
+        events = api.store.events_after(since, "/registry/", "\0")
+    except Compacted as e:
+        raise ApiError(
+            410, "Expired", f"too old resource version: {since} ({e.compact_revision})"
+        ) from None
+    except FutureRevision as e:
+        raise ApiError(504, "Timeout", f"Too large resource version: {since}, current:"
+                       f" {e.current}") from None
+    out = []
+    for event in events:
+        event_kind = kind_of_key(event.kv.key)
+        if kind is None and event_kind.name == "Event":
+            continue
+        if kind is not None and event_kind is not kind:
+            continue
+        if event.type == "DELETE":
+            assert event.prev_kv is not None
+            obj: dict[str, Any] = thaw(event.prev_kv.value)
+            obj["metadata"]["resourceVersion"] = str(event.kv.mod_revision)
+            kind_of_event = "DELETED"
+        else:
+            obj = read_object(event.kv, policy)
+            kind_of_event = "ADDED" if event.is_create else "MODIFIED"
+        if namespace and obj["metadata"].get("namespace") != namespace:
+            continue
+        out.append({"type": kind_of_event, "object": obj})
+    return api, {"ok": True, "events": out, "resourceVersion": str(api.store.revision)}
+
+
+def _compact(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    revision = _revision_arg(request.get("resourceVersion"), "resourceVersion")
+    try:
+        store = api.store.compact(revision)
+    except Compacted as e:
+        raise ApiError(410, "Expired", str(e)) from None
+    except FutureRevision as e:
+        raise errors.bad_request(str(e)) from None
+    return attrs.evolve(api, store=store), {"ok": True}
+
+
+def snapshot_objects(api: ApiState, policy: ApiPolicy = DEFAULT_POLICY) -> list[dict[str, Any]]:
+    """Every object but Events, at the current revision, ordered by kind, namespace, name."""
+    items = []
+    for kv in api.store.range("/registry/", "\0").kvs:
+        if kind_of_key(kv.key).name == "Event":
+            continue
+        items.append(read_object(kv, policy))
+    items.sort(
+        key=lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+    )
+    return items
+
+
+def _snapshot(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    return api, {
+        "ok": True,
+        "now": format_time(now),
+        "resourceVersion": str(api.store.revision),
+        "objects": snapshot_objects(api, policy),
+    }
+
+
+VERBS: dict[str, Verb] = {
+    "create": _create,
+    "update": _update,
+    "patch": _patch,
+    "scale": _scale,
+    "delete": _delete,
+    "get": _get,
+    "list": _list,
+    "watch": _watch,
+    "compact": _compact,
+    "snapshot": _snapshot,
+    "status": _status,
+    "finalize": _finalize,
+}
+_SYSTEM_ONLY = frozenset({"status", "finalize"})

@@ -1,0 +1,298 @@
+"""The `Cluster` value and `step`, the one transition every protocol op goes through.
+
+Time is a discrete-event loop. Between requests nothing happens; `advance`
+and `settle` move the clock from one instant to the next at which something
+is due (a controller's wake-up, a lagging view catching up), and at each
+instant the controllers run to a fixpoint: round after round until a round
+writes nothing and changes no controller's state. A fixpoint that takes more
+than `MAX_FIXPOINT_ROUNDS` rounds is a bug in a controller (or a mutant), and
+raises `ControlLoopDiverged` naming the instant and the controllers still
+writing.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from pyrsistent import PMap, PVector, pmap, pvector
+
+from reference.api import errors
+from reference.api.errors import ApiError
+from reference.api.kinds import KINDS
+from reference.api.server import DEFAULT_POLICY, VERBS, ApiPolicy, ApiState, handle
+from reference.constants import (
+    KUBERNETES_VERSION,
+    MAX_FIXPOINT_ROUNDS,
+    PROTOCOL_VERSION,
+    REFERENCE_VERSION,
+    SYSTEM_NAMESPACES,
+    TIMING_PARAMETERS,
+)
+from reference.controllers import GarbageCollector, NamespaceController
+from reference.controllers.base import Controller, View
+from reference.timefmt import format_time, normalize
+
+__all__ = ["Cluster", "Components", "ControlLoopDiverged", "new_cluster", "step"]
+
+CAPABILITIES = ("clock", "reset", "controllers", "watch", "strict")
+#: Ops of the protocol that later parts of the reference will serve; answered 501 until then.
+NOT_YET = frozenset(
+    {
+        "node.add",
+        "node.remove",
+        "node.down",
+        "node.up",
+        "node.partition",
+        "node.heal",
+        "kubelet.restart",
+        "container.exit",
+        "probe.set",
+        "image.fail",
+        "metrics.set",
+        "runtime",
+        "route",
+        "resolve",
+    }
+)
+_PROTOCOL_VERBS = frozenset(VERBS) - {"status", "finalize"}
+
+
+class ControlLoopDiverged(Exception):
+    """Controllers kept writing at one instant: a controller never reaches its fixpoint."""
+
+
+def _default_controllers() -> tuple[Controller, ...]:
+    return (GarbageCollector(), NamespaceController())
+
+
+@attrs.frozen
+class Components:
+    """The parts a cluster is made of. A mutant is a `Components` with one part replaced."""
+
+    api: ApiPolicy = DEFAULT_POLICY
+    controllers: tuple[Controller, ...] = attrs.field(factory=_default_controllers)
+    name: str = "kubeprop-reference"
+
+    def controller(self, name: str) -> Controller:
+        for c in self.controllers:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@attrs.frozen
+class ControllerSlot:
+    """A controller's runtime: its private state, its lag and when it asked to wake."""
+
+    state: Any = None
+    lag: float = 0.0
+    wake_at: float | None = None
+
+
+@attrs.frozen
+class Cluster:
+    seed: int
+    now: float
+    api: ApiState
+    components: Components
+    slots: PMap[str, ControllerSlot]
+    #: (instant, store revision at the end of it), for the views of lagging controllers.
+    revisions: PVector[tuple[float, int]]
+
+    @property
+    def revision(self) -> int:
+        return self.api.store.revision
+
+
+def new_cluster(seed: int = 0, components: Components | None = None) -> Cluster:
+    """An empty cluster at the protocol epoch: the system namespaces and nothing else."""
+    components = components or Components()
+    api = ApiState(seed=seed)
+    for name in SYSTEM_NAMESPACES:
+        api, _ = handle(
+            api,
+            {"op": "create", "object": {"kind": "Namespace", "metadata": {"name": name}}},
+            0.0,
+            components.api,
+            system=True,
+        )
+    slots = pmap({c.name: ControllerSlot(state=c.initial_state()) for c in components.controllers})
+    return Cluster(seed, 0.0, api, components, slots, pvector([(0.0, api.store.revision)]))
+
+
+# -- the control loop ------------------------------------------------------------------------------
+
+
+def _view(cluster: Cluster, lag: float) -> View:
+    store = cluster.api.store
+    if lag <= 0:
+        return View(store, store.revision, store)
+    moment = cluster.now - lag
+    i = bisect.bisect_right(cluster.revisions, moment, key=lambda e: e[0])
+    revision = cluster.revisions[i - 1][1] if i else cluster.revisions[0][1]
+    revision = max(revision, store.compact_revision)
+    return View(store, revision, store)
+
+
+def _record(cluster: Cluster) -> Cluster:
+    last_time, last_revision = cluster.revisions[-1]
+    if last_revision == cluster.revision:
+        return cluster
+    if last_time == cluster.now:
+        revisions = cluster.revisions.set(-1, (cluster.now, cluster.revision))
+    else:
+        revisions = cluster.revisions.append((cluster.now, cluster.revision))
+    return attrs.evolve(cluster, revisions=revisions)
+
+
+def run_controllers(cluster: Cluster) -> Cluster:
+    """Run every controller, round after round, until a round changes nothing."""
+    for _ in range(MAX_FIXPOINT_ROUNDS):
+        changed: list[str] = []
+        for controller in cluster.components.controllers:
+            slot = cluster.slots[controller.name]
+            result = controller.reconcile(_view(cluster, slot.lag), cluster.now, slot.state)
+            api = cluster.api
+            for write in result.writes:
+                try:
+                    api, _ = handle(api, write, cluster.now, cluster.components.api, system=True)
+                except ApiError:
+                    continue  # the controller sees the outcome on its next pass, as upstream
+            new_slot = attrs.evolve(slot, state=result.state, wake_at=result.wake_at)
+            if api.store.revision != cluster.api.store.revision or new_slot.state != slot.state:
+                changed.append(controller.name)
+            cluster = _record(
+                attrs.evolve(
+                    cluster, api=api, slots=cluster.slots.set(controller.name, new_slot)
+                )
+            )
+        if not changed:
+            return cluster
+    raise ControlLoopDiverged(
+        f"controllers did not reach a fixpoint within {MAX_FIXPOINT_ROUNDS} rounds at"
+        f" {format_time(cluster.now)}; still writing: {', '.join(changed)}"
+    )
+
+
+def _next_instant(cluster: Cluster) -> float | None:
+    """The earliest moment after now at which some controller has something to do."""
+    candidates = [
+        s.wake_at for s in cluster.slots.values() if s.wake_at is not None and s.wake_at > cluster.now
+    ]
+    for slot in cluster.slots.values():
+        if slot.lag > 0:
+            # A lagging view changes when a past write comes into its window.
+            for moment, _ in cluster.revisions:
+                due = normalize(moment + slot.lag)
+                if due > cluster.now:
+                    candidates.append(due)
+                    break
+    return min(candidates) if candidates else None
+
+
+def advance(cluster: Cluster, seconds: float) -> Cluster:
+    end = normalize(cluster.now + seconds)
+    cluster = run_controllers(cluster)
+    while (due := _next_instant(cluster)) is not None and due <= end:
+        cluster = run_controllers(attrs.evolve(cluster, now=due))
+    if cluster.now < end:
+        cluster = run_controllers(attrs.evolve(cluster, now=end))
+    return cluster
+
+
+def settle(cluster: Cluster, max_seconds: float) -> tuple[Cluster, bool]:
+    end = normalize(cluster.now + max_seconds)
+    cluster = run_controllers(cluster)
+    while (due := _next_instant(cluster)) is not None:
+        if due > end:
+            return run_controllers(attrs.evolve(cluster, now=end)), False
+        cluster = run_controllers(attrs.evolve(cluster, now=due))
+    return cluster, True
+
+
+# -- step ----------------------------------------------------------------------------------------
+
+
+def step(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, dict[str, Any]]:
+    """Apply one protocol request (without `id`) and return the new cluster and the answer."""
+    try:
+        return _dispatch(cluster, request)
+    except ApiError as e:
+        return cluster, {"ok": False, "status": e.status()}
+
+
+def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, dict[str, Any]]:
+    op = request.get("op")
+    if not isinstance(op, str):
+        raise errors.bad_request("`op` is required and must be a string")
+    if op in _PROTOCOL_VERBS:
+        api, answer = handle(cluster.api, request, cluster.now, cluster.components.api)
+        return _record(attrs.evolve(cluster, api=api)), answer
+    if op == "hello":
+        return cluster, _hello(cluster, request)
+    if op == "reset":
+        seed = request.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise errors.bad_request("`seed` must be an integer")
+        return new_cluster(seed, cluster.components), {"ok": True}
+    if op == "advance":
+        seconds = _seconds(request, "seconds")
+        cluster = advance(cluster, seconds)
+        return cluster, {"ok": True, "now": format_time(cluster.now)}
+    if op == "settle":
+        seconds = _seconds(request, "max_seconds")
+        cluster, settled = settle(cluster, seconds)
+        return cluster, {"ok": True, "now": format_time(cluster.now), "settled": settled}
+    if op == "controller.lag":
+        name = _controller_name(cluster, request)
+        lag = _seconds(request, "seconds")
+        slot = attrs.evolve(cluster.slots[name], lag=lag)
+        return attrs.evolve(cluster, slots=cluster.slots.set(name, slot)), {"ok": True}
+    if op == "controller.restart":
+        name = _controller_name(cluster, request)
+        fresh = cluster.components.controller(name).initial_state()
+        slot = attrs.evolve(cluster.slots[name], state=fresh, wake_at=None)
+        return attrs.evolve(cluster, slots=cluster.slots.set(name, slot)), {"ok": True}
+    raise errors.not_implemented(op)
+
+
+def _seconds(request: Mapping[str, Any], field: str) -> float:
+    value = request.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise errors.bad_request(f"`{field}` is required and must be a number ≥ 0")
+    return float(value)
+
+
+def _controller_name(cluster: Cluster, request: Mapping[str, Any]) -> str:
+    name = request.get("name")
+    if not isinstance(name, str):
+        raise errors.bad_request("`name` is required and must be a string")
+    if name not in cluster.slots:
+        raise ApiError(
+            404,
+            "NotFound",
+            f"controller {name!r} is not run by this cluster; it runs:"
+            f" {', '.join(sorted(cluster.slots))}",
+        )
+    return name
+
+
+def _hello(cluster: Cluster, request: Mapping[str, Any]) -> dict[str, Any]:
+    if request.get("protocol") != PROTOCOL_VERSION:
+        raise errors.bad_request(
+            f"protocol {request.get('protocol')!r} is not spoken here; this target speaks"
+            f" protocol {PROTOCOL_VERSION}"
+        )
+    return {
+        "ok": True,
+        "protocol": PROTOCOL_VERSION,
+        "name": cluster.components.name,
+        "version": REFERENCE_VERSION,
+        "kubernetesVersion": KUBERNETES_VERSION,
+        "capabilities": list(CAPABILITIES),
+        "kinds": sorted(KINDS),
+        "parameters": dict(TIMING_PARAMETERS),
+    }

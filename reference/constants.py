@@ -1,0 +1,43 @@
+"""Upstream constants in one place, under their upstream names.
+
+The protocol's `hello.parameters` reports the timing ones; laws read them from
+there instead of hard-coding them.
+"""
+
+from typing import Final
+
+KUBERNETES_VERSION: Final = "1.34.0"
+REFERENCE_VERSION: Final = "0.1.0"
+PROTOCOL_VERSION: Final = 1
+
+# Timing parameters reported by `hello` (kube-controller-manager and kubelet defaults in 1.34).
+TIMING_PARAMETERS: Final[dict[str, int]] = {
+    "nodeMonitorGracePeriodSeconds": 50,
+    "nodeMonitorPeriodSeconds": 5,
+    "nodeLeaseRenewIntervalSeconds": 10,
+    "defaultTolerationSeconds": 300,
+    "terminationGracePeriodSeconds": 30,
+    "crashLoopBackOffInitialSeconds": 10,
+    "crashLoopBackOffMaxSeconds": 300,
+    "crashLoopBackOffResetSeconds": 600,
+    "sessionAffinityTimeoutSeconds": 10800,
+}
+
+# apimachinery
+MAX_SECRET_SIZE: Final = 1024 * 1024  # core.MaxSecretSize, also the ConfigMap limit
+TOTAL_ANNOTATION_SIZE_LIMIT_B: Final = 256 * 1024  # TotalAnnotationSizeLimitB
+GENERATE_NAME_SUFFIX_ALPHABET: Final = "bcdfghjklmnpqrstvwxz2456789"
+GENERATE_NAME_SUFFIX_LENGTH: Final = 5
+MAX_GENERATED_NAME_LENGTH: Final = 63 - GENERATE_NAME_SUFFIX_LENGTH
+
+# Namespaces that NamespaceLifecycle admission refuses to delete.
+IMMORTAL_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public"})
+SYSTEM_NAMESPACES: Final = ("default", "kube-node-lease", "kube-public", "kube-system")
+
+# Finalizers the API server and the garbage collector own.
+FINALIZER_ORPHAN: Final = "orphan"
+FINALIZER_FOREGROUND: Final = "foregroundDeletion"
+FINALIZER_NAMESPACE: Final = "kubernetes"
+
+# The discrete-event loop: how many controller rounds one instant may take.
+MAX_FIXPOINT_ROUNDS: Final = 100

@@ -1,0 +1,79 @@
+"""The controller contract and the views controllers read.
+
+A controller never touches the store: it reads a `View` (the store as it
+is, or as it was when the nemesis makes the controller lag) and returns the
+API requests it wants made, which the cluster sends through the API reducer
+as the system. Its private state (upstream's in-memory caches such as
+expectations) is a value it receives and returns, so `controller.restart`
+is just handing it the initial state again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from reference.api.kinds import KINDS, Kind
+from reference.store import Store, prefix_end
+
+__all__ = ["Controller", "Reconcile", "View"]
+
+
+@attrs.frozen
+class Reconcile:
+    """What one reconcile pass decided: API requests, the next state, and when to wake."""
+
+    writes: tuple[Mapping[str, Any], ...] = ()
+    state: Any = None
+    wake_at: float | None = None
+
+
+class Controller(Protocol):
+    name: str
+
+    def initial_state(self) -> Any: ...
+
+    def reconcile(self, view: View, now: float, state: Any) -> Reconcile: ...
+
+
+@attrs.frozen
+class View:
+    """Objects at one store revision, frozen, without resourceVersion.
+
+    `live` is the store as it is now: upstream controllers confirm some
+    decisions with a live GET instead of their cache (the garbage collector
+    does before it deletes), and `live_get` models exactly that.
+    """
+
+    store: Store
+    revision: int
+    live: Store
+
+    @property
+    def lagging(self) -> bool:
+        return self.revision != self.store.revision
+
+    def objects(self, kind: Kind | str, namespace: str | None = None) -> Iterator[Any]:
+        k = KINDS[kind] if isinstance(kind, str) else kind
+        prefix = k.prefix(namespace)
+        at = 0 if not self.lagging else self.revision
+        for kv in self.store.range(prefix, prefix_end(prefix), at).kvs:
+            yield kv.value
+
+    def all_objects(self) -> Iterator[Any]:
+        at = 0 if not self.lagging else self.revision
+        for kv in self.store.range("/registry/", "\0", at).kvs:
+            yield kv.value
+
+    def get(self, kind: Kind | str, namespace: str, name: str) -> Any:
+        k = KINDS[kind] if isinstance(kind, str) else kind
+        at = 0 if not self.lagging else self.revision
+        found = self.store.range(k.key(namespace, name), None, at).kvs
+        return found[0].value if found else None
+
+    def live_get(self, kind: Kind | str, namespace: str, name: str) -> Any:
+        k = KINDS[kind] if isinstance(kind, str) else kind
+        kv = self.live.get(k.key(namespace, name))
+        return kv.value if kv else None

@@ -1,0 +1,423 @@
+"""The etcd model: a multi-version key-value store with one global revision.
+
+It follows etcd v3's contract, which Kubernetes builds on: every write
+transaction raises the store's revision by exactly one (a failed or empty one
+raises nothing); each key carries its create revision, mod revision and
+version; a range can read any revision not yet compacted; the event log feeds
+watches; compaction forgets history up to a revision; a snapshot restores
+losslessly. Values are opaque to the store (the cluster keeps frozen objects
+in it), so the same model serves the API server and the store suite.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import attrs
+from pyrsistent import PMap, PVector, pmap, pvector
+
+__all__ = [
+    "Compacted",
+    "Compare",
+    "DeleteRange",
+    "Event",
+    "FutureRevision",
+    "KeyValue",
+    "Put",
+    "Range",
+    "RangeResult",
+    "Store",
+    "StoreError",
+    "TxnResult",
+    "prefix_end",
+    "restore",
+    "snapshot",
+]
+
+
+class StoreError(Exception):
+    """A request the store refuses; the store is unchanged."""
+
+
+class Compacted(StoreError):
+    """The revision asked for is at or below the compacted revision (etcd: ErrCompacted)."""
+
+    def __init__(self, revision: int, compact_revision: int) -> None:
+        super().__init__(
+            f"required revision {revision} has been compacted (compacted up to"
+            f" {compact_revision}); read at a later revision or list again"
+        )
+        self.revision = revision
+        self.compact_revision = compact_revision
+
+
+class FutureRevision(StoreError):
+    """The revision asked for is ahead of the store (etcd: ErrFutureRev)."""
+
+    def __init__(self, revision: int, current: int) -> None:
+        super().__init__(f"required revision {revision} is a future revision (current {current})")
+        self.revision = revision
+        self.current = current
+
+
+@attrs.frozen
+class KeyValue:
+    """One version of a key. In a DELETE event only `key` and `mod_revision` are meaningful."""
+
+    key: str
+    value: Any
+    create_revision: int
+    mod_revision: int
+    version: int
+
+
+@attrs.frozen
+class Event:
+    type: Literal["PUT", "DELETE"]
+    kv: KeyValue
+    prev_kv: KeyValue | None
+
+    @property
+    def revision(self) -> int:
+        return self.kv.mod_revision
+
+    @property
+    def is_create(self) -> bool:
+        return self.type == "PUT" and self.kv.create_revision == self.kv.mod_revision
+
+
+@attrs.frozen
+class Compare:
+    """A transaction guard: `target` of `key` compared with `operand` (etcd's Compare)."""
+
+    key: str
+    target: Literal["VALUE", "VERSION", "CREATE", "MOD"]
+    result: Literal["EQUAL", "NOT_EQUAL", "GREATER", "LESS"]
+    operand: Any
+
+
+@attrs.frozen
+class Put:
+    key: str
+    value: Any
+
+
+@attrs.frozen
+class DeleteRange:
+    key: str
+    range_end: str | None = None
+
+
+@attrs.frozen
+class Range:
+    key: str
+    range_end: str | None = None
+    revision: int = 0
+
+
+Operation = Put | DeleteRange | Range
+
+
+@attrs.frozen
+class RangeResult:
+    kvs: tuple[KeyValue, ...]
+    revision: int
+
+
+@attrs.frozen
+class TxnResult:
+    succeeded: bool
+    revision: int
+    responses: tuple[Any, ...]
+
+
+def prefix_end(prefix: str) -> str:
+    """The range end covering every key that starts with `prefix` (etcd's GetPrefixRangeEnd)."""
+    for i in range(len(prefix) - 1, -1, -1):
+        if ord(prefix[i]) < 0x10FFFF:
+            return prefix[:i] + chr(ord(prefix[i]) + 1)
+    return "\0"
+
+
+def _in_range(key: str, start: str, end: str | None) -> bool:
+    if end is None or end == "":
+        return key == start
+    if end == "\0":
+        return key >= start
+    return start <= key < end
+
+
+_EMPTY_HISTORY: PVector[KeyValue | None] = pvector()
+
+
+@attrs.frozen
+class Store:
+    """An immutable etcd keyspace. Every method returns a new store; none mutates."""
+
+    revision: int = 1
+    compact_revision: int = 0
+    current: PMap[str, KeyValue] = attrs.field(factory=pmap)
+    # Per key, its versions in order; None marks a deletion (at the next entry's `revision`).
+    history: PMap[str, PVector[tuple[int, KeyValue | None]]] = attrs.field(factory=pmap)
+    log: PVector[Event] = attrs.field(factory=pvector)
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, key: str) -> KeyValue | None:
+        return self.current.get(key)
+
+    def range(self, key: str, range_end: str | None = None, revision: int = 0) -> RangeResult:
+        """Keys in [key, range_end) at `revision` (0: now), sorted by key."""
+        if revision == 0 or revision == self.revision:
+            if range_end is None or range_end == "":
+                kv = self.current.get(key)
+                return RangeResult((kv,) if kv else (), self.revision)
+            kvs = sorted(
+                (kv for k, kv in self.current.items() if _in_range(k, key, range_end)),
+                key=lambda kv: kv.key,
+            )
+            return RangeResult(tuple(kvs), self.revision)
+        self._check_readable(revision)
+        found = []
+        for k, versions in self.history.items():
+            if not _in_range(k, key, range_end):
+                continue
+            kv = _version_at(versions, revision)
+            if kv is not None:
+                found.append(kv)
+        found.sort(key=lambda kv: kv.key)
+        return RangeResult(tuple(found), self.revision)
+
+    def events_after(
+        self, revision: int, key: str = "", range_end: str | None = "\0"
+    ) -> tuple[Event, ...]:
+        """Every event with a revision above `revision` on keys in range, in order (a watch)."""
+        if revision < self.compact_revision:
+            raise Compacted(revision, self.compact_revision)
+        if revision > self.revision:
+            raise FutureRevision(revision, self.revision)
+        start = bisect.bisect_right(self.log, revision, key=lambda e: e.kv.mod_revision)
+        return tuple(
+            e for e in self.log[start:] if _in_range(e.kv.key, key, range_end)
+        )
+
+    def _check_readable(self, revision: int) -> None:
+        if revision < self.compact_revision:
+            raise Compacted(revision, self.compact_revision)
+        if revision > self.revision:
+            raise FutureRevision(revision, self.revision)
+
+    # -- writes ----------------------------------------------------------------------------
+    def put(self, key: str, value: Any) -> Store:
+        store, _ = self.txn((), (Put(key, value),), ())
+        return store
+
+    def delete(self, key: str, range_end: str | None = None) -> tuple[Store, int]:
+        store, result = self.txn((), (DeleteRange(key, range_end),), ())
+        return store, result.responses[0]
+
+    def txn(
+        self,
+        compares: Sequence[Compare],
+        success: Sequence[Operation],
+        failure: Sequence[Operation] = (),
+    ) -> tuple[Store, TxnResult]:
+        """etcd's Txn: if every compare holds run `success`, else `failure`, at one revision."""
+        succeeded = all(self._holds(c) for c in compares)
+        ops = success if succeeded else failure
+        written = [op.key for op in ops if not isinstance(op, Range)]
+        if len(set(written)) != len(written):
+            raise StoreError("duplicate key given in txn request")
+        store = self
+        next_revision = self.revision + 1
+        responses: list[Any] = []
+        events: list[Event] = []
+        for op in ops:
+            if isinstance(op, Range):
+                responses.append(self.range(op.key, op.range_end, op.revision))
+            elif isinstance(op, Put):
+                store, event = store._apply_put(op, next_revision)
+                events.append(event)
+                responses.append(event.prev_kv)
+            else:
+                store, deleted = store._apply_delete(op, next_revision)
+                events.extend(deleted)
+                responses.append(len(deleted))
+        if not events:
+            return self, TxnResult(succeeded, self.revision, tuple(responses))
+        store = attrs.evolve(store, revision=next_revision, log=store.log.extend(events))
+        return store, TxnResult(succeeded, next_revision, tuple(responses))
+
+    def _apply_put(self, op: Put, revision: int) -> tuple[Store, Event]:
+        prev = self.current.get(op.key)
+        kv = KeyValue(
+            key=op.key,
+            value=op.value,
+            create_revision=prev.create_revision if prev else revision,
+            mod_revision=revision,
+            version=prev.version + 1 if prev else 1,
+        )
+        versions = self.history.get(op.key, _EMPTY_HISTORY)
+        store = attrs.evolve(
+            self,
+            current=self.current.set(op.key, kv),
+            history=self.history.set(op.key, versions.append((revision, kv))),
+        )
+        return store, Event("PUT", kv, prev)
+
+    def _apply_delete(self, op: DeleteRange, revision: int) -> tuple[Store, list[Event]]:
+        if op.range_end is None or op.range_end == "":
+            keys = [op.key] if op.key in self.current else []
+        else:
+            keys = sorted(k for k in self.current if _in_range(k, op.key, op.range_end))
+        current = self.current
+        history = self.history
+        events = []
+        for k in keys:
+            prev = current[k]
+            current = current.remove(k)
+            history = history.set(k, history[k].append((revision, None)))
+            events.append(Event("DELETE", KeyValue(k, None, 0, revision, 0), prev))
+        return attrs.evolve(self, current=current, history=history), events
+
+    def _holds(self, compare: Compare) -> bool:
+        kv = self.current.get(compare.key)
+        if compare.target == "VALUE":
+            if kv is None:
+                return False
+            actual: Any = kv.value
+        elif compare.target == "VERSION":
+            actual = kv.version if kv else 0
+        elif compare.target == "CREATE":
+            actual = kv.create_revision if kv else 0
+        else:
+            actual = kv.mod_revision if kv else 0
+        operand = compare.operand
+        if compare.result == "EQUAL":
+            return bool(actual == operand)
+        if compare.result == "NOT_EQUAL":
+            return bool(actual != operand)
+        if compare.result == "GREATER":
+            return bool(actual > operand)
+        return bool(actual < operand)
+
+    # -- maintenance -----------------------------------------------------------------------
+    def compact(self, revision: int) -> Store:
+        """Forget every version superseded at `revision` and every event up to it."""
+        if revision <= self.compact_revision:
+            raise Compacted(revision, self.compact_revision)
+        if revision > self.revision:
+            raise FutureRevision(revision, self.revision)
+        history: dict[str, PVector[tuple[int, KeyValue | None]]] = {}
+        for key, versions in self.history.items():
+            kept = _compact_versions(versions, revision)
+            if kept:
+                history[key] = kept
+        cut = bisect.bisect_right(self.log, revision, key=lambda e: e.kv.mod_revision)
+        return attrs.evolve(
+            self, compact_revision=revision, history=pmap(history), log=self.log[cut:]
+        )
+
+
+def _version_at(
+    versions: PVector[tuple[int, KeyValue | None]], revision: int
+) -> KeyValue | None:
+    i = bisect.bisect_right(versions, revision, key=lambda v: v[0])
+    return versions[i - 1][1] if i else None
+
+
+def _compact_versions(
+    versions: PVector[tuple[int, KeyValue | None]], revision: int
+) -> PVector[tuple[int, KeyValue | None]]:
+    i = bisect.bisect_right(versions, revision, key=lambda v: v[0])
+    if i == 0:
+        return versions
+    kept = versions[i - 1 :]
+    if kept[0][1] is None:
+        kept = kept[1:]
+    return kept
+
+
+# -- snapshot and restore --------------------------------------------------------------------
+
+
+def snapshot(store: Store, encode: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
+    """A JSON-able image of the whole store, history included (etcd's `snapshot save`)."""
+
+    def kv_json(kv: KeyValue) -> dict[str, Any]:
+        return {
+            "value": encode(kv.value),
+            "create_revision": kv.create_revision,
+            "mod_revision": kv.mod_revision,
+            "version": kv.version,
+        }
+
+    return {
+        "revision": store.revision,
+        "compact_revision": store.compact_revision,
+        "keys": {
+            key: [[rev, kv_json(kv) if kv else None] for rev, kv in versions]
+            for key, versions in sorted(store.history.items())
+        },
+        "log": [
+            {
+                "type": e.type,
+                "key": e.kv.key,
+                "revision": e.kv.mod_revision,
+            }
+            for e in store.log
+        ],
+    }
+
+
+def restore(image: dict[str, Any], decode: Callable[[Any], Any] = lambda v: v) -> Store:
+    """Rebuild the store a `snapshot` was taken of; `restore(snapshot(s)) == s`."""
+    history: dict[str, PVector[tuple[int, KeyValue | None]]] = {}
+    current: dict[str, KeyValue] = {}
+    for key, versions in image["keys"].items():
+        entries: list[tuple[int, KeyValue | None]] = []
+        for rev, kv in versions:
+            entries.append(
+                (
+                    rev,
+                    KeyValue(
+                        key,
+                        decode(kv["value"]),
+                        kv["create_revision"],
+                        kv["mod_revision"],
+                        kv["version"],
+                    )
+                    if kv
+                    else None,
+                )
+            )
+        history[key] = pvector(entries)
+        if entries and entries[-1][1] is not None:
+            latest = entries[-1][1]
+            current[key] = latest
+    log = list(_rebuild_log(image["log"], history))
+    return Store(
+        revision=image["revision"],
+        compact_revision=image["compact_revision"],
+        current=pmap(current),
+        history=pmap(history),
+        log=pvector(log),
+    )
+
+
+def _rebuild_log(
+    entries: Iterable[dict[str, Any]],
+    history: dict[str, PVector[tuple[int, KeyValue | None]]],
+) -> Iterator[Event]:
+    for entry in entries:
+        versions = history[entry["key"]]
+        revision = entry["revision"]
+        i = next(j for j, (rev, _) in enumerate(versions) if rev == revision)
+        kv = versions[i][1]
+        prev = versions[i - 1][1] if i > 0 else None
+        if entry["type"] == "PUT":
+            assert kv is not None
+            yield Event("PUT", kv, prev)
+        else:
+            yield Event("DELETE", KeyValue(entry["key"], None, 0, revision, 0), prev)
