@@ -158,7 +158,11 @@ class CommandTarget:
         self.close()
 
     def stderr_tail(self) -> str:
-        """The last lines the child wrote to stderr, oldest first."""
+        """The last lines the child wrote to stderr, oldest first.
+
+        While the child runs this is what has been drained so far; after a
+        fault or `close` it is complete.
+        """
         with self._stderr_lock:
             lines = list(self._stderr_lines)
             if self._stderr_partial:

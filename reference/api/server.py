@@ -410,7 +410,6 @@ def _create(
         meta["name"] = name
     elif not isinstance(name, str):
         raise errors.bad_request("`metadata.name` must be a string")
-    _check_namespace_open(api, kind, namespace, name)
     for field in _SERVER_OWNED:
         meta.pop(field, None)
     status = _initial_status(kind, obj)
@@ -420,6 +419,8 @@ def _create(
     causes = validate(kind.name, obj, None)
     if causes:
         raise errors.invalid(kind.name, name, causes)
+    # NamespaceLifecycle is validating admission: it runs after the strategy's validation.
+    _check_namespace_open(api, kind, namespace, name)
     key = kind.key(namespace, name)
     if api.store.get(key) is not None:
         raise errors.already_exists(kind.name, name)

@@ -1,0 +1,153 @@
+"""The driver every level's machine runs on: act, record, check.
+
+A level is an `Actions` class — named actions, each a few protocol
+requests — plus a Hypothesis state machine that chooses actions and their
+arguments. The `Driver` runs one action as one scenario *step*: it sends the
+action's requests, takes a snapshot, folds the exchanges into the trace and
+checks every law on the new step. Replaying a scenario is the same driver
+fed the recorded steps, so a shrunk counterexample reruns exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+
+from conformance.scenario import Step
+from conformance.targets.base import Target, TargetFault
+from properties.laws import Law
+from properties.trace import Exchange, TargetInfo, Trace, Violation
+
+__all__ = [
+    "Actions",
+    "Driver",
+    "LawViolated",
+    "TargetAborted",
+    "Unsupported",
+    "action",
+]
+
+
+class LawViolated(AssertionError):
+    """A law found the trace at fault. Carries everything a report needs."""
+
+    def __init__(self, violation: Violation, law: Law, steps: Sequence[Step], trace: Trace) -> None:
+        super().__init__(f"{law.id}: {violation.message}")
+        self.violation = violation
+        self.law = law
+        self.steps = tuple(steps)
+        self.trace = trace
+
+
+class TargetAborted(BaseException):
+    """The target faulted: stop the run at once, without shrinking.
+
+    A BaseException, so that Hypothesis does not treat it as a failing
+    example to shrink: a crashed `cmd:` target cannot serve another example.
+    """
+
+    def __init__(self, fault: TargetFault, steps: Sequence[Step]) -> None:
+        super().__init__(str(fault))
+        self.fault = fault
+        self.steps = tuple(steps)
+
+
+class Unsupported(Exception):
+    """The target answered 501 to an op the action needs; the action is skipped."""
+
+
+ActionFn = Callable[..., None]
+
+
+def action(fn: ActionFn) -> ActionFn:
+    """Mark a method of an `Actions` class as a scenario action (a rule)."""
+    fn.__kubeprop_action__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+class Actions:
+    """Base of a level's actions. Subclasses define `@action` methods."""
+
+    level: ClassVar[str] = ""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+
+    def send(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return self.driver.send(request)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return sorted(
+            name for name in dir(cls) if getattr(getattr(cls, name), "__kubeprop_action__", False)
+        )
+
+
+@attrs.define
+class Driver:
+    """Runs actions against one target for one example and checks the laws after each step."""
+
+    target: Target
+    info: TargetInfo
+    laws: Sequence[Law]
+    actions_class: type[Actions]
+    #: Ops answered 501 so far in this run (shared across examples by the caller).
+    unsupported: set[str] = attrs.field(factory=set)
+    trace: Trace = attrs.field(factory=Trace)
+    steps: list[Step] = attrs.field(factory=list)
+    snapshots: bool = True
+    _current: list[Exchange] = attrs.field(factory=list)
+    _actions: Actions | None = None
+
+    @property
+    def actions(self) -> Actions:
+        if self._actions is None:
+            self._actions = self.actions_class(self)
+        return self._actions
+
+    def run(self, rule: str, args: Mapping[str, Any]) -> None:
+        """One scenario step: the action, then a snapshot, then every law on the new step."""
+        fn = getattr(self.actions, rule, None)
+        if fn is None or not getattr(fn, "__kubeprop_action__", False):
+            raise KeyError(f"level {self.actions_class.level!r} has no action {rule!r}")
+        self.steps.append(Step(rule, dict(args)))
+        self._current = []
+        try:
+            fn(**args)
+            if self.snapshots:
+                self.send({"op": "snapshot"})
+        except Unsupported:
+            pass
+        self.trace = self.trace.add_step(self._current)
+        self.check()
+
+    def send(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        request = dict(request)
+        op = str(request.get("op"))
+        if op in self.unsupported:
+            raise Unsupported(op)
+        try:
+            answer = self.target.request(request)
+        except TargetFault as fault:
+            raise TargetAborted(fault, self.steps) from None
+        code = (answer.get("status") or {}).get("code") if not answer.get("ok") else None
+        if code == 501:
+            self.unsupported.add(op)
+            raise Unsupported(op)
+        if code == 500:
+            raise TargetAborted(
+                TargetFault(
+                    f"the target failed internally: {answer['status'].get('message', '')}",
+                    request=request,
+                ),
+                self.steps,
+            )
+        self._current.append(Exchange(len(self.steps) - 1, self.steps[-1].rule, request, answer))
+        return answer
+
+    def check(self) -> None:
+        for law in self.laws:
+            for violation in law.check(self.trace, self.info):
+                raise LawViolated(violation, law, self.steps, self.trace)

@@ -1,0 +1,78 @@
+"""Hypothesis state machines on top of the driver: one `LevelMachine` subclass per level.
+
+Rules only choose an action and its arguments and call `do`; the action
+itself lives in the level's `Actions` class, which is what replay runs.
+Machines are bound to a `Session` (target, laws, counters) before running.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+from hypothesis.stateful import RuleBasedStateMachine
+
+from conformance.machines.base import Actions, Driver, LawViolated
+from conformance.targets.base import Target
+from properties.laws import Law
+from properties.trace import TargetInfo
+
+__all__ = ["LevelMachine", "Session", "bind"]
+
+
+@attrs.define
+class Session:
+    """What the machines of one run share: the target, its self-description, the laws."""
+
+    target: Target
+    info: TargetInfo
+    laws: list[Law]
+    unsupported: set[str] = attrs.field(factory=set)
+    examples: int = 0
+    steps: int = 0
+    #: Which settle/liveness steps ran, to tell "passed" from "never exercised".
+    teardown_settles: int = 0
+
+
+class LevelMachine(RuleBasedStateMachine):
+    actions_class: ClassVar[type[Actions]]
+    session: ClassVar[Session]
+    final_settle_seconds: ClassVar[float] = 600
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session.examples += 1
+        self.driver = Driver(
+            self.session.target,
+            self.session.info,
+            self.session.laws,
+            self.actions_class,
+            unsupported=self.session.unsupported,
+        )
+        self._failed = False
+
+    def do(self, rule: str, **args: Any) -> None:
+        self.session.steps += 1
+        try:
+            self.driver.run(rule, args)
+        except LawViolated:
+            self._failed = True
+            raise
+
+    def can(self, capability: str, op: str | None = None) -> bool:
+        if capability not in self.session.info.capabilities:
+            return False
+        return op is None or op not in self.session.unsupported
+
+    def teardown(self) -> None:
+        """End every example settled, so that liveness laws judge where the cluster got to."""
+        if not self._failed and self.driver.steps:
+            self.session.teardown_settles += 1
+            self.do("settle", max_seconds=self.final_settle_seconds)
+
+
+def bind(machine: type[LevelMachine], session: Session, seed: int | None = None) -> type[Any]:
+    bound = type(machine.__name__, (machine,), {"session": session})
+    if seed is not None:
+        bound._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
+    return bound

@@ -1,0 +1,34 @@
+"""The reference cluster in process, behind the same interface as any target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reference import Cluster, Components, new_cluster, step
+from reference.mutants import components_for
+
+__all__ = ["ReferenceTarget"]
+
+
+class ReferenceTarget:
+    """Holds one `Cluster` value and steps it; `reset` starts a fresh one.
+
+    Answers are the same JSON the stdio server writes, so the in-process and
+    the `cmd:` reference are interchangeable (a test checks it).
+    """
+
+    def __init__(self, mutant: str | None = None, components: Components | None = None) -> None:
+        self.components = components or components_for(mutant)
+        self.mutant = mutant
+        self.cluster: Cluster = new_cluster(0, self.components)
+        self.description = "reference" + (f" (mutant {mutant})" if mutant else "")
+        #: Seconds spent inside `step`, for the harness benchmark.
+        self.step_seconds = 0.0
+
+    def request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        self.cluster, answer = step(self.cluster, request)
+        return answer
+
+    def close(self) -> None:
+        pass

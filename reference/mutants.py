@@ -1,0 +1,162 @@
+"""Named variants of single components, each modelled on a real upstream bug.
+
+A mutant is a `Components` value with one part replaced: composition, never
+monkeypatching. `kubeprop mutants` runs each against the laws of its level
+and expects the named law (or another) to kill it; `kubeprop target
+reference --mutant NAME` serves one over stdio so that anyone can try.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from reference.api.kinds import Kind
+from reference.api.server import DEFAULT_POLICY
+from reference.cluster import Components
+from reference.controllers import GarbageCollector, NamespaceController
+from reference.controllers.garbagecollector import resolve_by_uid
+
+__all__ = ["MUTANTS", "Mutant", "UnknownMutant", "components_for"]
+
+
+@attrs.frozen
+class Mutant:
+    name: str
+    level: str
+    #: The law expected to kill it (others may kill it first).
+    law: str
+    description: str
+    bug: str
+    build: Callable[[], Components] = attrs.field(repr=False)
+
+
+class UnknownMutant(KeyError):
+    def __str__(self) -> str:
+        return f"no mutant named {self.args[0]!r}; known: {', '.join(sorted(MUTANTS))}"
+
+
+def _per_object_resource_versions() -> Components:
+    """resourceVersion counted per object (its etcd version), not by the global revision."""
+    return Components(api=attrs.evolve(DEFAULT_POLICY, resource_version=lambda kv: kv.version))
+
+
+def _stale_update_accepted() -> Components:
+    """The resourceVersion precondition of update, patch and delete is never checked."""
+    return Components(api=attrs.evolve(DEFAULT_POLICY, precondition_stale=lambda given, now: False))
+
+
+def _generation_counts_status(
+    kind: Kind, old: Mapping[str, Any], new: Mapping[str, Any], sent: Any
+) -> bool:
+    status_sent = sent.get("status") if isinstance(sent, Mapping) else None
+    return old.get("spec") != new.get("spec") or (
+        status_sent is not None and status_sent != old.get("status")
+    )
+
+
+def _generation_bumped_on_status_writes() -> Components:
+    """generation compared before status is reset, so a write carrying status bumps it."""
+    return Components(api=attrs.evolve(DEFAULT_POLICY, generation_changes=_generation_counts_status))
+
+
+def _finalizer_added_while_terminating() -> Components:
+    """ValidateNoNewFinalizers skipped: finalizers can be added to a terminating object."""
+    return Components(
+        api=attrs.evolve(DEFAULT_POLICY, forbid_new_finalizers_while_deleting=False)
+    )
+
+
+def _delete_dependents(
+    owner: Mapping[str, Any], dependents: list[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "op": "delete",
+            "kind": d["kind"],
+            "namespace": d["metadata"].get("namespace", ""),
+            "name": d["metadata"]["name"],
+            "preconditions": {"uid": d["metadata"]["uid"]},
+        }
+        for d in dependents
+    ]
+
+
+def _orphan_deletes_dependents() -> Components:
+    """The garbage collector deletes the dependents of an owner deleted with Orphan."""
+    return Components(
+        controllers=(GarbageCollector(orphan=_delete_dependents), NamespaceController())
+    )
+
+
+def _gc_owner_by_uid() -> Components:
+    """The garbage collector resolves owners by uid alone, across namespaces (kubernetes#65200)."""
+    return Components(
+        controllers=(GarbageCollector(resolve_owner=resolve_by_uid), NamespaceController())
+    )
+
+
+MUTANTS: dict[str, Mutant] = {
+    m.name: m
+    for m in (
+        Mutant(
+            "per-object-resource-version",
+            "api",
+            "api.resource-version-increases",
+            "resourceVersion is a per-object counter instead of the store's global revision",
+            "etcd mod revisions; kubernetes API concepts (resourceVersion is global)",
+            _per_object_resource_versions,
+        ),
+        Mutant(
+            "stale-update-accepted",
+            "api",
+            "api.stale-precondition-conflicts",
+            "update, patch and delete accept a stale resourceVersion precondition",
+            "optimistic concurrency (apiserver GuaranteedUpdate preconditions)",
+            _stale_update_accepted,
+        ),
+        Mutant(
+            "orphan-deletes-dependents",
+            "api",
+            "api.gc-orphan-keeps-dependents",
+            "the garbage collector deletes dependents of an owner deleted with Orphan",
+            "conformance: Garbage Collector, propagation Orphan",
+            _orphan_deletes_dependents,
+        ),
+        Mutant(
+            "gc-owner-by-uid",
+            "api",
+            "api.gc-collects-dangling",
+            "the garbage collector resolves owner references by uid alone, across namespaces",
+            "kubernetes#65200",
+            _gc_owner_by_uid,
+        ),
+        Mutant(
+            "generation-bumped-on-status-writes",
+            "api",
+            "api.generation-tracks-spec",
+            "a write carrying status bumps metadata.generation although status is ignored",
+            "metadata.generation contract (PrepareForUpdate compares spec only)",
+            _generation_bumped_on_status_writes,
+        ),
+        Mutant(
+            "finalizer-added-while-terminating",
+            "api",
+            "api.no-new-finalizers-while-terminating",
+            "finalizers may be added to an object that is being deleted",
+            "ValidateNoNewFinalizers (apimachinery objectmeta.go)",
+            _finalizer_added_while_terminating,
+        ),
+    )
+}
+
+
+def components_for(mutant: str | None) -> Components:
+    if mutant is None:
+        return Components()
+    try:
+        return MUTANTS[mutant].build()
+    except KeyError:
+        raise UnknownMutant(mutant) from None
