@@ -27,10 +27,10 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("quick", 40, 30, False, 2, "a first look: about two minutes on two cores"),
-        Profile("ci", 120, 40, True, 4, "derandomized, for gating: about ten minutes"),
-        Profile("thorough", 1000, 60, False, 8, "open-ended search"),
-        Profile("mutants", 60, 30, True, 1, "mutant kills: derandomized, no shrinking"),
+        Profile("quick", 400, 40, False, 4, "a first look: two minutes or less on two cores"),
+        Profile("ci", 1500, 50, True, 4, "derandomized, for gating: ten minutes or less"),
+        Profile("thorough", 20000, 80, False, 8, "open-ended search"),
+        Profile("mutants", 300, 30, True, 1, "mutant kills: derandomized, no shrinking"),
     )
 }
 

@@ -299,7 +299,11 @@ def create_existing_conflicts(trace: Trace, info: TargetInfo) -> Iterator[Violat
     for ex in trace.last_step:
         if ex.op != "create" or not _meta(ex.request.get("object") or {}).get("name"):
             continue
-        existing = before.snapshot.get(_request_key(ex.request))
+        key = _request_key(ex.request)
+        existing = before.snapshot.get(key)
+        namespace = before.snapshot.get(("Namespace", "", key[1])) if key[1] else None
+        if obvious_defects(ex.request["object"]) or (namespace is not None and _deleting(namespace)):
+            continue  # validation (422) and admission (403) answer before the store does
         if existing is not None and not (ex.code == 409 and ex.reason == "AlreadyExists"):
             yield _violation(
                 "api.create-existing-conflicts",
@@ -604,7 +608,12 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
                 uid = _uid(owner) or ""
                 for dep in snapshot_before.values():
                     refs = _meta(dep).get("ownerReferences") or ()
-                    if len(refs) == 1 and refs[0].get("uid") == uid and not _deleting(dep):
+                    if (
+                        len(refs) == 1
+                        and refs[0].get("uid") == uid
+                        and _owner_key(dep, refs[0]) == key_of(owner)
+                        and not _deleting(dep)
+                    ):
                         orphaned[_uid(dep) or ""] = dep
                         owners[_uid(dep) or ""] = uid
     if not orphaned:

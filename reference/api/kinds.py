@@ -50,7 +50,10 @@ _ALL = (
     Kind("ReplicaSet", "apps", "v1", "replicasets", True, generation=True, status=True, scale=True),
     Kind("Deployment", "apps", "v1", "deployments", True, generation=True, status=True, scale=True),
     Kind("DaemonSet", "apps", "v1", "daemonsets", True, generation=True, status=True),
-    Kind("StatefulSet", "apps", "v1", "statefulsets", True, generation=True, status=True, scale=True),
+    Kind(
+        "StatefulSet", "apps", "v1", "statefulsets", True, generation=True, status=True,
+        scale=True, name_rule="label",
+    ),
     Kind("ControllerRevision", "apps", "v1", "controllerrevisions", True),
     Kind("Service", "", "v1", "services", True, status=True, name_rule="label"),
     Kind("Endpoints", "", "v1", "endpoints", True),
@@ -58,7 +61,7 @@ _ALL = (
     Kind("ConfigMap", "", "v1", "configmaps", True),
     Kind("Secret", "", "v1", "secrets", True),
     Kind("Lease", "coordination.k8s.io", "v1", "leases", True),
-    Kind("Event", "", "v1", "events", True),
+    Kind("Event", "", "v1", "events", True, name_rule="path"),
     Kind("PriorityClass", "scheduling.k8s.io", "v1", "priorityclasses", False),
 )
 

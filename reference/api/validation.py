@@ -506,34 +506,36 @@ def _validate_selector(errs: _Errors, selector: Any, path: str) -> Selector | No
     if not isinstance(selector, Mapping):
         errs.invalid(path, selector, "must be a label selector")
         return None
-    _str_map(errs, selector.get("matchLabels"), _child(path, "matchLabels"))
+    labels_path = _child(path, "matchLabels")
+    _validate_labels(errs, selector.get("matchLabels"), labels_path)
     for field, message in label_selector_errors(selector, path):
+        if field == labels_path:
+            continue  # reported above, with the offending key or value
         if message.startswith("must be specified when"):
             errs.required(field, message)
         elif message.startswith("may not be specified when"):
             errs.forbidden(field, message)
         else:
-            errs.invalid(field, _selector_bad_value(selector, field), message)
+            errs.invalid(field, _expression_bad_value(selector, field), message)
     try:
         return from_label_selector(selector)
     except (InvalidSelectorError, TypeError, AttributeError):
         return None
 
 
-def _selector_bad_value(selector: Mapping[str, Any], field: str) -> Any:
-    """The value a selector error names (upstream passes the key or the value)."""
+def _expression_bad_value(selector: Mapping[str, Any], field: str) -> Any:
+    """The key, operator or value a ``matchExpressions`` error names."""
     match = re.search(r"matchExpressions\[(\d+)\]\.(key|operator|values)(?:\[(\d+)\])?$", field)
-    if match:
-        expressions = _maps(selector.get("matchExpressions"))
-        i = int(match.group(1))
-        expression = expressions[i] if i < len(expressions) else {}
-        value = expression.get(match.group(2))
-        if match.group(3) is not None:
-            values = _list(value)
-            j = int(match.group(3))
-            return values[j] if j < len(values) else None
-        return value
-    return _plain(selector.get("matchLabels"))
+    if match is None:
+        return None
+    expressions = _maps(selector.get("matchExpressions"))
+    i = int(match.group(1))
+    value = (expressions[i] if i < len(expressions) else {}).get(match.group(2))
+    if match.group(3) is not None:
+        values = _list(value)
+        j = int(match.group(3))
+        return values[j] if j < len(values) else None
+    return value
 
 
 def _quantity(errs: _Errors, raw: Any, path: str) -> Fraction | None:
