@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     mutants.add_argument("--profile", choices=sorted(PROFILES), default="mutants")
     mutants.add_argument("--only", metavar="LEVEL|MUTANT")
     mutants.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    mutants.add_argument(
+        "--counterexamples",
+        metavar="DIR",
+        type=Path,
+        help="shrink each kill and write its scenario to DIR/MUTANT.jsonl",
+    )
     mutants.set_defaults(handler=_mutants)
     return parser
 
@@ -369,8 +375,21 @@ def _mutants(args: argparse.Namespace, console: Console) -> int:
         task = progress.add_task("mutants", total=len(selected))
         for mutant in selected:
             target = ReferenceTarget(mutant=mutant.name)
-            outcome = run_level(mutant.level, target, hello(target), profile, seed=0, shrink=False)
+            shrink = args.counterexamples is not None
+            outcome = run_level(
+                mutant.level,
+                target,
+                hello(target),
+                profile,
+                seed=0,
+                shrink=shrink,
+                failures_dir=Path(tempfile.mkdtemp(prefix="kubeprop-")) if shrink else None,
+                target_spec=f"reference:{mutant.name}",
+            )
             killed = outcome.status == "failed"
+            if shrink and outcome.scenario_file:
+                args.counterexamples.mkdir(parents=True, exist_ok=True)
+                Path(outcome.scenario_file).replace(args.counterexamples / f"{mutant.name}.jsonl")
             results.append(
                 {
                     "mutant": mutant.name,

@@ -597,25 +597,37 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
     snapshot_before: Mapping[ObjectKey, Mapping[str, Any]] = {}
     user_deleted: set[ObjectKey] = set()
     orphaned: dict[str, Mapping[str, Any]] = {}
-    owners: dict[str, str] = {}
+    owners: dict[str, tuple[str, ObjectKey]] = {}
     for ex in window:
         if ex.op == "snapshot" and ex.ok:
             snapshot_before = {key_of(o): o for o in ex.answer.get("objects") or ()}
-        elif ex.op == "delete" and ex.ok:
-            user_deleted.add(_request_key(ex.request))
-            owner = _answer_object(ex)
-            if ex.request.get("propagationPolicy") == "Orphan" and owner is not None:
-                uid = _uid(owner) or ""
-                for dep in snapshot_before.values():
-                    refs = _meta(dep).get("ownerReferences") or ()
-                    if (
-                        len(refs) == 1
-                        and refs[0].get("uid") == uid
-                        and _owner_key(dep, refs[0]) == key_of(owner)
-                        and not _deleting(dep)
-                    ):
-                        orphaned[_uid(dep) or ""] = dep
-                        owners[_uid(dep) or ""] = uid
+            continue
+        if ex.op != "delete" or not ex.ok:
+            continue
+        target = _request_key(ex.request)
+        user_deleted.add(target)
+        owner = _answer_object(ex)
+        if ex.request.get("propagationPolicy") not in (None, "Orphan"):
+            # A later delete with another policy replaces the orphan finalizer.
+            for dep_uid in [d for d, (_, k) in owners.items() if k == target]:
+                orphaned.pop(dep_uid)
+                owners.pop(dep_uid)
+            continue
+        if ex.request.get("propagationPolicy") != "Orphan" or owner is None:
+            continue
+        if "orphan" not in _finalizers(owner):
+            continue  # the policy did not take effect (e.g. a namespace already terminating)
+        uid = _uid(owner) or ""
+        for dep in snapshot_before.values():
+            refs = _meta(dep).get("ownerReferences") or ()
+            if (
+                len(refs) == 1
+                and refs[0].get("uid") == uid
+                and _owner_key(dep, refs[0]) == key_of(owner)
+                and not _deleting(dep)
+            ):
+                orphaned[_uid(dep) or ""] = dep
+                owners[_uid(dep) or ""] = (uid, key_of(owner))
     if not orphaned:
         return
     now_by_uid = {_uid(o): o for o in trace.snapshot.values()}
@@ -636,7 +648,9 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
                 f"{_name(dep)} was deleted after its owner was deleted with propagation Orphan",
                 dep,
             )
-        elif any(r.get("uid") == owners[uid] for r in _meta(current).get("ownerReferences") or ()):
+        elif any(
+            r.get("uid") == owners[uid][0] for r in _meta(current).get("ownerReferences") or ()
+        ):
             yield _violation(
                 "api.gc-orphan-keeps-dependents",
                 trace,
@@ -666,13 +680,18 @@ def gc_foreground_waits(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
         for o in before.snapshot.values()
         if _deleting(o) and "foregroundDeletion" in _finalizers(o)
     }
+    overridden = set()
     for ex in trace.last_step:
-        if ex.op == "delete" and ex.ok and ex.request.get("propagationPolicy") == "Foreground":
+        if ex.op == "delete" and ex.ok:
             known = before.snapshot.get(_request_key(ex.request))
-            if known is not None:
+            if known is None:
+                continue
+            if ex.request.get("propagationPolicy") == "Foreground":
                 foreground[_uid(known)] = known
+            elif ex.request.get("propagationPolicy") is not None:
+                overridden.add(_uid(known))  # a later policy replaces foregroundDeletion
     for uid, owner in foreground.items():
-        if uid in now_uids:
+        if uid in now_uids or uid in overridden:
             continue
         for dep in now.values():
             for ref in _meta(dep).get("ownerReferences") or ():

@@ -226,16 +226,15 @@ class Store:
         """etcd's Txn: if every compare holds run `success`, else `failure`, at one revision."""
         succeeded = all(self._holds(c) for c in compares)
         ops = success if succeeded else failure
-        written = [op.key for op in ops if not isinstance(op, Range)]
-        if len(set(written)) != len(written):
-            raise StoreError("duplicate key given in txn request")
+        _check_intervals(ops)
         store = self
         next_revision = self.revision + 1
         responses: list[Any] = []
         events: list[Event] = []
         for op in ops:
             if isinstance(op, Range):
-                responses.append(self.range(op.key, op.range_end, op.revision))
+                # A read inside a write transaction sees the writes before it.
+                responses.append(store.range(op.key, op.range_end, op.revision))
             elif isinstance(op, Put):
                 store, event = store._apply_put(op, next_revision)
                 events.append(event)
@@ -318,6 +317,16 @@ class Store:
         return attrs.evolve(
             self, compact_revision=revision, history=pmap(history), log=self.log[cut:]
         )
+
+
+def _check_intervals(ops: Sequence[Operation]) -> None:
+    """etcd's checkIntervals: no key may be put twice, nor put and deleted, in one txn."""
+    puts = [op.key for op in ops if isinstance(op, Put)]
+    if len(set(puts)) != len(puts):
+        raise StoreError("duplicate key given in txn request")
+    for op in ops:
+        if isinstance(op, DeleteRange) and any(_in_range(k, op.key, op.range_end) for k in puts):
+            raise StoreError("duplicate key given in txn request")
 
 
 def _version_at(

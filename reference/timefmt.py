@@ -23,7 +23,7 @@ def format_time(seconds: float, *, micro: bool = False) -> str:
     if micro:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ").rstrip("0")
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

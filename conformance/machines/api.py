@@ -224,6 +224,20 @@ class ApiActions(Actions):
         self.send(request)
 
     @action
+    def delete_owner(self, index: int, propagation: str | None) -> None:
+        """Delete one of the objects that currently own something (chosen by `index`)."""
+        snapshot = self.driver.trace.snapshot or {}
+        owned = {
+            ref.get("uid")
+            for obj in snapshot.values()
+            for ref in obj["metadata"].get("ownerReferences") or ()
+        }
+        owners = sorted(k for k, o in snapshot.items() if o["metadata"].get("uid") in owned)
+        if owners:
+            kind, namespace, name = owners[index % len(owners)]
+            self.delete({"kind": kind, "namespace": namespace, "name": name}, propagation, False)
+
+    @action
     def add_finalizer(self, key: Mapping[str, str], finalizer: str) -> None:
         obj = self._get(key)
         if obj is not None:
@@ -333,8 +347,15 @@ class ApiMachine(LevelMachine):
         self.do("create", **key, labels=labels, finalizer=finalizer)
         return key
 
-    @rule(target=objects, key=_keys, owner=objects, block=st.booleans())
-    def create_owned(self, key: dict[str, str], owner: dict[str, str], block: bool) -> Any:
+    @rule(
+        target=objects, key=_keys, owner=objects, block=st.booleans(), elsewhere=st.booleans()
+    )
+    def create_owned(
+        self, key: dict[str, str], owner: dict[str, str], block: bool, elsewhere: bool
+    ) -> Any:
+        """A dependent in its owner's namespace, or (`elsewhere`) in a namespace drawn apart."""
+        if not elsewhere:
+            key = {**key, "namespace": owner["namespace"]}
         self.do("create", **key, labels={}, owner=owner, block=block)
         return key
 
@@ -387,6 +408,13 @@ class ApiMachine(LevelMachine):
     )
     def delete(self, key: dict[str, str], propagation: str | None, stale: bool) -> None:
         self.do("delete", key=key, propagation=propagation, stale=stale)
+
+    @rule(
+        index=st.integers(0, 7),
+        propagation=st.sampled_from((None, "Background", "Foreground", "Orphan")),
+    )
+    def delete_owner(self, index: int, propagation: str | None) -> None:
+        self.do("delete_owner", index=index, propagation=propagation)
 
     @rule(key=objects, finalizer=st.sampled_from(FINALIZERS))
     def add_finalizer(self, key: dict[str, str], finalizer: str) -> None:

@@ -226,6 +226,7 @@ _POD_FIELDS = {
     "spec.restartPolicy": lambda o: (o.get("spec") or {}).get("restartPolicy", ""),
     "spec.schedulerName": lambda o: (o.get("spec") or {}).get("schedulerName", ""),
     "spec.serviceAccountName": lambda o: (o.get("spec") or {}).get("serviceAccountName", ""),
+    "spec.hostNetwork": lambda o: str(bool((o.get("spec") or {}).get("hostNetwork"))).lower(),
     "status.podIP": lambda o: (o.get("status") or {}).get("podIP", ""),
     "status.nominatedNodeName": lambda o: (o.get("status") or {}).get("nominatedNodeName", ""),
 }
@@ -649,12 +650,12 @@ def _scale(
     replicas = request.get("replicas")
     if isinstance(replicas, bool) or not isinstance(replicas, int):
         raise errors.bad_request("`replicas` is required and must be an integer")
+    kv = _existing(api, kind, namespace, name)
     if replicas < 0:
         raise errors.invalid(
             "Scale", name, [Cause("spec.replicas", f"Invalid value: {replicas}: must be greater"
                                   " than or equal to 0")]
         )
-    kv = _existing(api, kind, namespace, name)
     obj = read_object(kv, policy)
     obj.setdefault("spec", {})["replicas"] = replicas
     api, answer = _write(api, kind, namespace, name, obj, now, policy, "main")
@@ -697,10 +698,10 @@ def _delete(
                                         ' "Orphan"', "FieldValueNotSupported")]
         )
     grace_given = request.get("gracePeriodSeconds")
-    if grace_given is not None and (
-        isinstance(grace_given, bool) or not isinstance(grace_given, int) or grace_given < 0
-    ):
-        raise errors.bad_request("`gracePeriodSeconds` must be a non-negative integer")
+    if grace_given is not None and (isinstance(grace_given, bool) or not isinstance(grace_given, int)):
+        raise errors.bad_request("`gracePeriodSeconds` must be an integer")
+    if grace_given is not None and grace_given < 0:
+        grace_given = 1  # BeforeDelete: a negative grace period means one second
     preconditions = request.get("preconditions") or {}
     if not isinstance(preconditions, Mapping):
         raise errors.bad_request("`preconditions` must be an object")
@@ -746,6 +747,7 @@ def _delete(
         started = parse_time(meta["deletionTimestamp"]) - old_grace
         new_meta["deletionTimestamp"] = format_whole_seconds(started + grace_given)
         new_meta["deletionGracePeriodSeconds"] = grace_given
+        _set_finalizers(new_meta, _finalizers_for_propagation(meta, propagation))
     else:
         _set_finalizers(new_meta, _finalizers_for_propagation(meta, propagation))
         if not terminating:

@@ -26,18 +26,26 @@ __all__ = ["GarbageCollector", "Resolution", "resolve_by_coordinates", "resolve_
 Resolution = Any | Literal["absent", "invalid"]
 
 
-def resolve_by_coordinates(view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any]) -> Resolution:
-    """upstream's isDangling: GET the owner by kind and name, in the dependent's namespace."""
+def resolve_by_coordinates(
+    view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any]
+) -> Resolution:
+    """upstream's isDangling: the owner by kind and name, in the dependent's namespace.
+
+    The GC's graph (its view) decides what it looks at; an owner the graph
+    still holds is taken as it is there, and one the graph lacks is
+    confirmed absent by a live GET before anything is deleted.
+    """
     kind = KINDS.get(ref.get("kind", ""))
     if kind is None:
         return "invalid"
     namespace = meta(dependent).get("namespace", "")
     if kind.namespaced and not namespace:
         return "invalid"
-    owner = view.live_get(kind, namespace if kind.namespaced else "", ref.get("name", ""))
-    if owner is None or owner["metadata"]["uid"] != ref.get("uid"):
-        return "absent"
-    return owner
+    coordinates = (kind, namespace if kind.namespaced else "", ref.get("name", ""))
+    for owner in (view.get(*coordinates), view.live_get(*coordinates)):
+        if owner is not None and owner["metadata"]["uid"] == ref.get("uid"):
+            return owner
+    return "absent"
 
 
 def resolve_by_uid(view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any]) -> Resolution:

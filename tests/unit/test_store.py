@@ -400,7 +400,9 @@ def _op(draw: st.DrawFn) -> tuple[Any, ...]:
     if kind == "put":
         return ("put", draw(st.sampled_from(KEYS)), draw(st.integers(0, 3)))
     if kind == "delete":
-        op = draw(_write_op().filter(lambda o: isinstance(o, DeleteRange)))
+        op = draw(_write_op())
+        if isinstance(op, Put):
+            return ("delete", op.key, None)
         return ("delete", op.key, op.range_end)
     if kind == "compact":
         return ("compact", draw(st.integers(0, 10)))
