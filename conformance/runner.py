@@ -129,6 +129,8 @@ def run_level(
             bound, settings=hypothesis_settings(profile, shrink=shrink)
         )
     except LawViolated as failure:
+        if shrink and info.has("reset", "clock"):
+            failure = minimize(failure, target, info, laws, machine)
         scenario = _scenario(level, failure.steps, failure.law.id, target_spec, seed)
         path = _write(scenario, failures_dir, level, failure.law.id)
         return LevelOutcome(
@@ -174,6 +176,55 @@ def run_level(
         seconds=time.perf_counter() - started,
         unsupported=tuple(sorted(session.unsupported)),
     )
+
+
+def minimize(
+    failure: LawViolated,
+    target: Target,
+    info: TargetInfo,
+    laws: list[Law],
+    machine: type[LevelMachine],
+    passes: int = 3,
+) -> LawViolated:
+    """Drop every step whose removal keeps the same law failing (after Hypothesis' shrink).
+
+    Hypothesis shrinks the choices that made the example; replaying on a
+    resettable, deterministic target can then also drop steps that only
+    mattered to those choices (a no-op `advance`, say), so the stored
+    counterexample is 1-minimal: no single step can go.
+    """
+    best = failure
+    for _ in range(passes):
+        removed = False
+        i = len(best.steps) - 1
+        while i >= 1:
+            candidate = best.steps[:i] + best.steps[i + 1 :]
+            found = _first_violation(candidate, target, info, laws, machine)
+            if found is not None and found.law.id == failure.law.id:
+                best = found
+                removed = True
+            i = min(i, len(best.steps)) - 1
+        if not removed:
+            break
+    return best
+
+
+def _first_violation(
+    steps: Sequence[Step],
+    target: Target,
+    info: TargetInfo,
+    laws: list[Law],
+    machine: type[LevelMachine],
+) -> LawViolated | None:
+    driver = Driver(target, info, laws, machine.actions_class)
+    try:
+        for step in steps:
+            driver.run(step.rule, step.args)
+    except LawViolated as failure:
+        return failure
+    except TargetAborted:
+        return None
+    return None
 
 
 def _scenario(

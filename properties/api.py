@@ -636,9 +636,10 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
     }
     for uid, dep in orphaned.items():
         key = key_of(dep)
-        if key in user_deleted or key[1] in deleting_namespaces:
-            continue
-        if key[1] and ("Namespace", "", key[1]) not in trace.snapshot:
+        namespace = ("Namespace", "", key[1])
+        if key in user_deleted or key[1] in deleting_namespaces or namespace in user_deleted:
+            continue  # removed by the user, or with its namespace
+        if key[1] and namespace not in trace.snapshot:
             continue
         current = now_by_uid.get(uid)
         if current is None:
@@ -789,6 +790,7 @@ def namespace_deletion_empties(trace: Trace, info: TargetInfo) -> Iterator[Viola
     snapshot = trace.snapshot
     namespaces = {k[2]: o for k, o in snapshot.items() if k[0] == "Namespace"}
     blocked = {k[1] for k, o in snapshot.items() if k[1] and _user_finalizers(o)}
+    blocked |= {name for name, ns in namespaces.items() if _user_finalizers(ns)}
     for key, obj in snapshot.items():
         if key[1] and key[1] not in namespaces:
             yield _violation(

@@ -143,6 +143,32 @@ class ApiActions(Actions):
         self.send({"op": "create", "object": obj})
 
     @action
+    def create_dependent(
+        self,
+        kind: str,
+        name: str,
+        owner_index: int,
+        block: bool,
+        namespace: str | None = None,
+    ) -> None:
+        """A dependent of one of the objects that exist now (chosen by `owner_index`).
+
+        It lives in its owner's namespace unless `namespace` says otherwise.
+        """
+        snapshot = self.driver.trace.snapshot or {}
+        owners = sorted(
+            k
+            for k in snapshot
+            if k[0] in KINDS or (k[0] == "Namespace" and k[2] in NAMESPACES[1:])
+        )
+        if not owners:
+            return
+        owner_kind, owner_namespace, owner_name = owners[owner_index % len(owners)]
+        home = namespace or owner_namespace or NAMESPACES[0]
+        owner = {"kind": owner_kind, "namespace": owner_namespace, "name": owner_name}
+        self.create(kind, home, name, {}, owner=owner, block=block)
+
+    @action
     def create_invalid(self, kind: str, namespace: str, defect: str) -> None:
         self.send({"op": "create", "object": _defective(kind, namespace, defect)})
 
@@ -358,6 +384,27 @@ class ApiMachine(LevelMachine):
             key = {**key, "namespace": owner["namespace"]}
         self.do("create", **key, labels={}, owner=owner, block=block)
         return key
+
+    @rule(
+        target=objects,
+        kind=st.sampled_from(KINDS),
+        name=st.sampled_from(NAMES),
+        owner_index=st.integers(0, 15),
+        block=st.booleans(),
+        namespace=st.none() | st.sampled_from(NAMESPACES),
+    )
+    def create_dependent(
+        self, kind: str, name: str, owner_index: int, block: bool, namespace: str | None
+    ) -> Any:
+        self.do(
+            "create_dependent",
+            kind=kind,
+            name=name,
+            owner_index=owner_index,
+            block=block,
+            namespace=namespace,
+        )
+        return {"kind": kind, "namespace": namespace or "default", "name": name}
 
     @rule(target=objects, key=_keys, owner=st.sampled_from(NAMESPACES[1:]))
     def create_owned_by_namespace(self, key: dict[str, str], owner: str) -> Any:
