@@ -37,11 +37,15 @@ _PROPERTY = "kubeprop"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kubeprop", "kubeprop conformance")
-    group.addoption("--target", default="reference", help="the target to check (default: reference)")
+    group.addoption(
+        "--target", default="reference", help="the target to check (default: reference)"
+    )
     group.addoption(
         "--profile", default="quick", choices=sorted(PROFILES), help="how hard to try (quick)"
     )
-    group.addoption("--only", default=None, help="run one level (api) or one law (api.uid-identity)")
+    group.addoption(
+        "--only", default=None, help="run one level (api) or one law (api.uid-identity)"
+    )
     group.addoption("--seed", type=int, default=None, help="the run's seed (default: random)")
     group.addoption("--shards", type=int, default=None, help="shards per level (profile's default)")
     group.addoption("--request-timeout", type=float, default=30.0, help="seconds per request")
@@ -146,7 +150,9 @@ def kubeprop_session(pytestconfig: pytest.Config) -> Iterator[KubepropSession]:
     session.close()
 
 
-def record(item_properties: list[tuple[str, object]], outcome: LevelOutcome, info: TargetInfo | None) -> None:
+def record(
+    item_properties: list[tuple[str, object]], outcome: LevelOutcome, info: TargetInfo | None
+) -> None:
     payload = outcome.to_json()
     if info is not None:
         payload["target_info"] = {
@@ -158,14 +164,25 @@ def record(item_properties: list[tuple[str, object]], outcome: LevelOutcome, inf
     item_properties.append((_PROPERTY, json.dumps(payload)))
 
 
-def run_shard(session: KubepropSession, request: pytest.FixtureRequest, level: str, shard: int) -> None:
+def run_shard(
+    session: KubepropSession, request: pytest.FixtureRequest, level: str, shard: int
+) -> None:
     """The body of the suite's one test: run a shard, record it, fail the item on a finding."""
     try:
         outcome = session.run(level, shard)
     except TargetFault as fault:
         outcome = LevelOutcome(
-            level=level, shard=shard, status="fault", laws=(), skipped={}, examples=0, steps=0,
-            seconds=0.0, seed=session.seed, message=str(fault), report=f"target fault: {fault}",
+            level=level,
+            shard=shard,
+            status="fault",
+            laws=(),
+            skipped={},
+            examples=0,
+            steps=0,
+            seconds=0.0,
+            seed=session.seed,
+            message=str(fault),
+            report=f"target fault: {fault}",
         )
     record(request.node.user_properties, outcome, session._info)
     if outcome.status == "failed":
@@ -239,6 +256,8 @@ class _Recorder:
             "only": self.config.getoption("--only"),
             "seed": self.config.getoption("--seed"),
             "levels": summarize(self.outcomes),
-            "outcomes": [o.to_json() for o in sorted(self.outcomes, key=lambda o: (o.level, o.shard))],
+            "outcomes": [
+                o.to_json() for o in sorted(self.outcomes, key=lambda o: (o.level, o.shard))
+            ],
         }
         Path(path).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -119,8 +119,9 @@ def run_level(
     laws, skipped = select_laws(level, only, info)
     started = time.perf_counter()
     session = Session(target, info, laws)
-    base = dict(level=level, shard=shard, laws=tuple(law.id for law in laws), skipped=skipped,
-                seed=seed)
+    base = dict(
+        level=level, shard=shard, laws=tuple(law.id for law in laws), skipped=skipped, seed=seed
+    )
     if not laws:
         return LevelOutcome(**base, status="empty", examples=0, steps=0, seconds=0.0)  # type: ignore[arg-type]
     bound = bind(machine, session, None if seed is None else seed + shard)
@@ -166,7 +167,9 @@ def run_level(
             examples=session.examples,
             steps=session.steps,
             seconds=time.perf_counter() - started,
-            message=f"the target is nondeterministic: a failing example did not fail again ({flaky})",
+            message=(
+                f"the target is nondeterministic: a failing example did not fail again ({flaky})"
+            ),
         )
     return LevelOutcome(
         **base,  # type: ignore[arg-type]

@@ -19,6 +19,11 @@ from properties.validity import obvious_defects
 __all__: list[str] = []
 
 _WRITES = ("create", "update", "patch", "delete")
+_READS = ("get", "list", "watch", "snapshot")
+# Prefixes of the official conformance test names (research/conformance-tests-v1.30.txt).
+_GC = "[sig-api-machinery] Garbage collector "
+_WATCH = "[sig-api-machinery] Watchers "
+_NS = "[sig-api-machinery] Namespaces [Serial] "
 #: Finalizers that cluster components own; any other finalizer is the user's to remove.
 SYSTEM_FINALIZERS = frozenset(
     {
@@ -128,7 +133,9 @@ def _owner_key(dependent: Mapping[str, Any], ref: Mapping[str, Any]) -> ObjectKe
 
 
 def _owner_alive(
-    objects: Mapping[ObjectKey, Mapping[str, Any]], dependent: Mapping[str, Any], ref: Mapping[str, Any]
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    dependent: Mapping[str, Any],
+    ref: Mapping[str, Any],
 ) -> bool | None:
     key = _owner_key(dependent, ref)
     if key is None:
@@ -144,7 +151,7 @@ def _owner_alive(
     "api.resource-version-increases",
     "Every write gives the object a resourceVersion above every one seen before; a write that"
     " changes nothing keeps the object's resourceVersion, and reads never go back in time.",
-    conformance=("watch-configmaps-from-resource-version",),
+    conformance=(_WATCH + "should be able to start watching from a specific resource version",),
 )
 def resource_version_increases(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     before = trace.before
@@ -175,16 +182,20 @@ def resource_version_increases(trace: Trace, info: TargetInfo) -> Iterator[Viola
                     f" {high}, the highest seen before",
                     obj,
                 )
-            if ex.op == "update" and same and ex.request.get("object") == known:
-                if rv_of(obj) != rv_of(known):  # type: ignore[arg-type]
-                    yield _violation(
-                        "api.resource-version-increases",
-                        trace,
-                        f"an update that sent {_name(obj)} back unchanged moved its"
-                        f" resourceVersion from {rv_of(known)} to {rv_of(obj)}",  # type: ignore[arg-type]
-                        known,
-                        obj,
-                    )
+            if (
+                ex.op == "update"
+                and same
+                and ex.request.get("object") == known
+                and rv_of(obj) != rv_of(known)  # type: ignore[arg-type]
+            ):
+                yield _violation(
+                    "api.resource-version-increases",
+                    trace,
+                    f"an update that sent {_name(obj)} back unchanged moved its"
+                    f" resourceVersion from {rv_of(known)} to {rv_of(obj)}",  # type: ignore[arg-type]
+                    known,
+                    obj,
+                )
         if ex.op in ("list", "snapshot", "watch"):
             listed = _int(ex.answer.get("resourceVersion"))
             if listed < high:
@@ -231,7 +242,6 @@ def _precondition_rv(ex: Exchange) -> int | None:
     "api.stale-precondition-conflicts",
     "An update, patch or delete whose resourceVersion or uid precondition is stale is refused"
     " with 409 Conflict.",
-    bugs=("optimistic concurrency, SEMANTICS §1.1",),
 )
 def stale_precondition_conflicts(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     before = trace.before
@@ -247,16 +257,16 @@ def stale_precondition_conflicts(trace: Trace, info: TargetInfo) -> Iterator[Vio
         stale_uid = ex.op == "delete" and (ex.request.get("preconditions") or {}).get(
             "uid"
         ) not in (None, "", _uid(known))
-        if (given is not None and given < rv_of(known)) or stale_uid:
-            if not (ex.code == 409 and ex.reason == "Conflict"):
-                yield _violation(
-                    "api.stale-precondition-conflicts",
-                    trace,
-                    f"{ex.op} of {_name(known)} with a stale precondition (resourceVersion"
-                    f" {given}, current {rv_of(known)}) was answered"
-                    f" {ex.code or 'ok'} instead of 409 Conflict",
-                    known,
-                )
+        stale = (given is not None and given < rv_of(known)) or stale_uid
+        if stale and not (ex.code == 409 and ex.reason == "Conflict"):
+            yield _violation(
+                "api.stale-precondition-conflicts",
+                trace,
+                f"{ex.op} of {_name(known)} with a stale precondition (resourceVersion"
+                f" {given}, current {rv_of(known)}) was answered"
+                f" {ex.code or 'ok'} instead of 409 Conflict",
+                known,
+            )
 
 
 @law(
@@ -268,14 +278,15 @@ def refusal_changes_nothing(trace: Trace, info: TargetInfo) -> Iterator[Violatio
     before = trace.before
     if before is None or before.snapshot is None:
         return
-    requests = [ex for ex in trace.last_step if ex.op != "snapshot"]
-    if not requests or any(ex.ok or ex.op not in _WRITES + ("scale",) for ex in requests):
-        return
+    requests = [ex for ex in trace.last_step if ex.op not in _READS]
+    if not requests or any(ex.ok or ex.op not in (*_WRITES, "scale") for ex in requests):
+        return  # something was written, or time was let pass
     if _step_snapshot(trace) is None or trace.snapshot is None:
         return
     if trace.snapshot_rv != before.snapshot_rv or trace.snapshot != before.snapshot:
         changed = [
-            k for k in set(trace.snapshot) | set(before.snapshot)
+            k
+            for k in set(trace.snapshot) | set(before.snapshot)
             if trace.snapshot.get(k) != before.snapshot.get(k)
         ]
         yield _violation(
@@ -302,7 +313,9 @@ def create_existing_conflicts(trace: Trace, info: TargetInfo) -> Iterator[Violat
         key = _request_key(ex.request)
         existing = before.snapshot.get(key)
         namespace = before.snapshot.get(("Namespace", "", key[1])) if key[1] else None
-        if obvious_defects(ex.request["object"]) or (namespace is not None and _deleting(namespace)):
+        if obvious_defects(ex.request["object"]) or (
+            namespace is not None and _deleting(namespace)
+        ):
             continue  # validation (422) and admission (403) answer before the store does
         if existing is not None and not (ex.code == 409 and ex.reason == "AlreadyExists"):
             yield _violation(
@@ -321,7 +334,10 @@ def create_existing_conflicts(trace: Trace, info: TargetInfo) -> Iterator[Violat
     "api.deleted-stays-gone",
     "Once an object is seen deleted, a get of it answers 404 until it is created again, and its"
     " uid never comes back.",
-    conformance=("Pods, lifecycle",),
+    conformance=(
+        "[sig-node] Lease lease API should be available",
+        "[sig-node] Pods should run through the lifecycle of Pods and PodStatus",
+    ),
 )
 def deleted_stays_gone(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     before = trace.before
@@ -385,11 +401,17 @@ def uid_identity(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
 # -- generation ------------------------------------------------------------------------------------
 
 
+def _without_metadata(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "metadata"}
+
+
 def _tracked_change(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """What metadata.generation counts, per kind (each kind's PrepareForUpdate upstream)."""
     if kind == "EndpointSlice":
-        outside = lambda o: {k: v for k, v in o.items() if k != "metadata"}  # noqa: E731
-        return outside(old) != outside(new) or _meta(old).get("labels") != _meta(new).get("labels")
+        return bool(
+            _without_metadata(old) != _without_metadata(new)
+            or _meta(old).get("labels") != _meta(new).get("labels")
+        )
     if old.get("spec") != new.get("spec"):
         return True
     if kind == "Deployment":
@@ -401,7 +423,7 @@ def _tracked_change(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -
     "api.generation-tracks-spec",
     "metadata.generation starts at 1, never decreases, and one write raises it by exactly one"
     " when it changes the spec (or starts the deletion), and leaves it alone otherwise.",
-    conformance=("Deployment, completes the lifecycle",),
+    conformance=("[sig-apps] Deployment should run the lifecycle of a Deployment",),
 )
 def generation_tracks_spec(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     before = trace.before
@@ -413,8 +435,10 @@ def generation_tracks_spec(trace: Trace, info: TargetInfo) -> Iterator[Violation
             obj = _answer_object(ex)
             if obj is not None and "generation" in _meta(obj) and _meta(obj)["generation"] != 1:
                 yield _violation(
-                    law_id, trace, f"{_name(obj)} was created with generation"
-                    f" {_meta(obj)['generation']}", obj
+                    law_id,
+                    trace,
+                    f"{_name(obj)} was created with generation {_meta(obj)['generation']}",
+                    obj,
                 )
         for obj in _observed(ex):
             if "generation" not in _meta(obj):
@@ -426,12 +450,16 @@ def generation_tracks_spec(trace: Trace, info: TargetInfo) -> Iterator[Violation
             changed = _tracked_change(obj.get("kind", ""), known, obj)
             started_deleting = _deleting(obj) and not _deleting(known)
             if g1 < g0:
-                yield _violation(law_id, trace, f"{_name(obj)}: generation went {g0} -> {g1}",
-                                 known, obj)
+                yield _violation(
+                    law_id, trace, f"{_name(obj)}: generation went {g0} -> {g1}", known, obj
+                )
             elif changed and g1 == g0:
                 yield _violation(
-                    law_id, trace, f"{_name(obj)}: the spec changed but generation stayed {g0}",
-                    known, obj
+                    law_id,
+                    trace,
+                    f"{_name(obj)}: the spec changed but generation stayed {g0}",
+                    known,
+                    obj,
                 )
             single_write = (
                 ex.op in ("update", "patch")
@@ -480,14 +508,14 @@ def observed_generation_bounded(trace: Trace, info: TargetInfo) -> Iterator[Viol
     "An object that carries a finalizer nobody in the cluster owns is never removed until that"
     " finalizer is taken off.",
     needs=("clock",),
-    conformance=("Namespace, apply finalizer to a namespace",),
+    conformance=(_NS + "should apply a finalizer to a Namespace",),
 )
 def finalizers_hold(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     before = trace.before
     if before is None or before.snapshot is None or _step_snapshot(trace) is None:
         return
-    now = trace.snapshot or {}
-    released = set()
+    now: Mapping[ObjectKey, Mapping[str, Any]] = trace.snapshot or {}
+    released: set[str | None] = set()
     for ex in trace.last_step:
         obj = _answer_object(ex)
         if ex.ok and ex.op in ("update", "patch") and obj is not None:
@@ -510,7 +538,6 @@ def finalizers_hold(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
 @law(
     "api.no-new-finalizers-while-terminating",
     "No finalizer can be added to an object that is being deleted (422 Invalid).",
-    bugs=("ValidateNoNewFinalizers, apimachinery objectmeta.go",),
 )
 def no_new_finalizers_while_terminating(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     before = trace.before
@@ -543,7 +570,10 @@ def no_new_finalizers_while_terminating(trace: Trace, info: TargetInfo) -> Itera
     " is deleted when all its owners are gone, and the dangling references are removed when"
     " some owner lives.",
     kind="liveness",
-    conformance=("Garbage Collector, propagation Background", "Garbage Collector, dependency cycle"),
+    conformance=(
+        _GC + "should delete RS created by deployment when not orphaning",
+        _GC + "should not be blocked by dependency circle",
+    ),
     bugs=("kubernetes#65200", "kubernetes#98040"),
 )
 def gc_collects_dangling(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
@@ -561,7 +591,8 @@ def gc_collects_dangling(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
             yield _violation(
                 "api.gc-collects-dangling",
                 trace,
-                f"{_name(obj)} outlived all its owners ({', '.join(r.get('name', '') for r in refs)})",
+                f"{_name(obj)} outlived all its owners"
+                f" ({', '.join(r.get('name', '') for r in refs)})",
                 obj,
             )
         elif not all(alive):
@@ -588,7 +619,11 @@ def _exchanges_since_last_settle(trace: Trace) -> list[Exchange]:
     "Deleting an owner with propagationPolicy Orphan leaves its dependents in place, with the"
     " reference to that owner removed.",
     kind="liveness",
-    conformance=("Garbage Collector, propagation Orphan",),
+    conformance=(
+        _GC
+        + "should orphan RS created by deployment when deleteOptions.PropagationPolicy is Orphan",
+        _GC + "should orphan pods created by rc if delete options say so",
+    ),
 )
 def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     if not _settled_point(trace) or trace.snapshot is None:
@@ -619,7 +654,7 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
             continue  # the policy did not take effect (e.g. a namespace already terminating)
         uid = _uid(owner) or ""
         for dep in snapshot_before.values():
-            refs = _meta(dep).get("ownerReferences") or ()
+            refs = tuple(_meta(dep).get("ownerReferences") or ())
             if (
                 len(refs) == 1
                 and refs[0].get("uid") == uid
@@ -665,7 +700,10 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
     "An owner deleted with propagationPolicy Foreground stays until no dependent that blocks"
     " owner deletion remains.",
     needs=("clock",),
-    conformance=("Garbage Collector, propagation Foreground",),
+    conformance=(
+        _GC
+        + "should keep the rc around until all its pods are deleted if the deleteOptions says so",
+    ),
     bugs=("kubernetes#88097",),
 )
 def gc_foreground_waits(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
@@ -715,7 +753,10 @@ def gc_foreground_waits(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     "api.gc-spares-owned",
     "The garbage collector never deletes an object while one of its owners lives.",
     needs=("clock",),
-    conformance=("Garbage Collector, multiple owners",),
+    conformance=(
+        _GC + "should not delete dependents that have both valid owner and owner that's waiting"
+        " for dependents to be deleted",
+    ),
     bugs=("kubernetes#65200", "kubernetes#98040"),
 )
 def gc_spares_owned(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
@@ -763,8 +804,8 @@ def gc_spares_owned(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     " a namespace while it terminates (403 Forbidden).",
     kind="liveness",
     conformance=(
-        "namespace-deletion-removes-pods",
-        "namespace-deletion-removes-services",
+        _NS + "should ensure that all pods are removed when a namespace is deleted",
+        _NS + "should ensure that all services are removed when a namespace is deleted",
     ),
 )
 def namespace_deletion_empties(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
@@ -791,6 +832,9 @@ def namespace_deletion_empties(trace: Trace, info: TargetInfo) -> Iterator[Viola
     namespaces = {k[2]: o for k, o in snapshot.items() if k[0] == "Namespace"}
     blocked = {k[1] for k, o in snapshot.items() if k[1] and _user_finalizers(o)}
     blocked |= {name for name, ns in namespaces.items() if _user_finalizers(ns)}
+    if any(_user_finalizers(o) for o in snapshot.values()):
+        # A foreground deletion waits on dependents, which a user finalizer anywhere may hold.
+        blocked |= {n for n, ns in namespaces.items() if "foregroundDeletion" in _finalizers(ns)}
     for key, obj in snapshot.items():
         if key[1] and key[1] not in namespaces:
             yield _violation(
@@ -833,9 +877,10 @@ def _apply_events(
     " resourceVersion answers 410 Expired while later ones still work.",
     needs=("watch",),
     conformance=(
-        "watch-configmaps-from-resource-version",
-        "watch-configmaps-closed-and-restarted",
-        "watch-consistency",
+        _WATCH + "should be able to start watching from a specific resource version",
+        _WATCH + "should be able to restart watching from the last resource version observed by the"
+        " previous watch",
+        _WATCH + "should observe add, update, and delete watch notifications on configmaps",
     ),
     bugs=("etcd#15271",),
 )
@@ -858,14 +903,17 @@ def watch_replays_history(trace: Trace, info: TargetInfo) -> Iterator[Violation]
         if not ex.ok:
             if ex.code == 410 and since >= compacted:
                 yield _violation(
-                    law_id, trace, f"watch from {since} answered 410 although history was only"
-                    f" compacted up to {compacted}"
+                    law_id,
+                    trace,
+                    f"watch from {since} answered 410 although history was only"
+                    f" compacted up to {compacted}",
                 )
             continue
         if since < compacted:
             yield _violation(
-                law_id, trace, f"watch from {since} succeeded although history was compacted up"
-                f" to {compacted}"
+                law_id,
+                trace,
+                f"watch from {since} succeeded although history was compacted up to {compacted}",
             )
             continue
         events = list(ex.answer.get("events") or ())
@@ -882,8 +930,9 @@ def watch_replays_history(trace: Trace, info: TargetInfo) -> Iterator[Violation]
             if kind is None and obj.get("kind") == "Event":
                 yield _violation(law_id, trace, "watch without kind delivered an Event", obj)
             if kind is not None and obj.get("kind") != kind:
-                yield _violation(law_id, trace, f"watch of {kind} delivered a {obj.get('kind')}",
-                                 obj)
+                yield _violation(
+                    law_id, trace, f"watch of {kind} delivered a {obj.get('kind')}", obj
+                )
         start = _snapshot_at(trace, since)
         after = next((e for e in step[i + 1 :] if e.op == "snapshot" and e.ok), None)
         if start is None or after is None:
@@ -891,19 +940,24 @@ def watch_replays_history(trace: Trace, info: TargetInfo) -> Iterator[Violation]
         if _int(after.answer.get("resourceVersion")) != _int(ex.answer.get("resourceVersion")):
             continue
 
-        def scope(objs: Mapping[ObjectKey, Mapping[str, Any]]) -> dict[ObjectKey, Any]:
-            return {k: v for k, v in objs.items() if kind is None or k[0] == kind}
-
-        replayed = scope(_apply_events(scope(start), events))
-        actual = scope({key_of(o): o for o in after.answer.get("objects") or ()})
+        replayed = _of_kind(_apply_events(_of_kind(start, kind), events), kind)
+        actual = _of_kind({key_of(o): o for o in after.answer.get("objects") or ()}, kind)
         if replayed != actual:
-            differ = sorted(k for k in set(replayed) | set(actual) if replayed.get(k) != actual.get(k))
+            differ = sorted(
+                k for k in set(replayed) | set(actual) if replayed.get(k) != actual.get(k)
+            )
             yield _violation(
                 law_id,
                 trace,
                 f"replaying the watch from {since} on the state at {since} does not give the"
                 f" state at {ex.answer.get('resourceVersion')}: {differ[:5]} differ",
             )
+
+
+def _of_kind(
+    objects: Mapping[ObjectKey, Mapping[str, Any]], kind: str | None
+) -> dict[ObjectKey, Mapping[str, Any]]:
+    return {k: v for k, v in objects.items() if kind is None or k[0] == kind}
 
 
 def _snapshot_at(trace: Trace, revision: int) -> dict[ObjectKey, Mapping[str, Any]] | None:
@@ -921,7 +975,10 @@ def _snapshot_at(trace: Trace, revision: int) -> dict[ObjectKey, Mapping[str, An
     "An object that breaks a validation rule every API server enforces (names, labels, negative"
     " replicas, a selector that does not select its template, ConfigMap keys) is refused with"
     " 422 Invalid, naming the field.",
-    conformance=("ConfigMap, with empty-key", "Secrets, with empty-key"),
+    conformance=(
+        "[sig-node] ConfigMap should fail to create ConfigMap with empty key",
+        "[sig-node] Secrets should fail to create secret due to empty secret key",
+    ),
 )
 def invalid_refused(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     before = trace.before

@@ -20,7 +20,7 @@ import attrs
 
 from properties.trace import TargetInfo, Trace, Violation
 
-__all__ = ["LAWS", "Law", "LawCheck", "law", "laws_for", "UnknownLaw"]
+__all__ = ["LAWS", "Law", "LawCheck", "UnknownLaw", "law", "laws_for"]
 
 LawCheck = Callable[[Trace, TargetInfo], Iterable[Violation]]
 

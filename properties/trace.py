@@ -172,7 +172,11 @@ class Trace:
             key = key_of(obj)
             uid = (obj.get("metadata") or {}).get("uid")
             known = objects.get(key)
-            if known is None or rv_of(obj) >= rv_of(known) or _uid(known) != uid:
+            if (
+                known is not obj
+                and known != obj
+                and (known is None or rv_of(obj) >= rv_of(known) or _uid(known) != uid)
+            ):
                 objects = objects.set(key, obj)
             if uid and uid not in uids:
                 uids = uids.set(uid, key)

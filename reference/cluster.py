@@ -165,9 +165,7 @@ def run_controllers(cluster: Cluster) -> Cluster:
             if api.store.revision != cluster.api.store.revision or new_slot.state != slot.state:
                 changed.append(controller.name)
             cluster = _record(
-                attrs.evolve(
-                    cluster, api=api, slots=cluster.slots.set(controller.name, new_slot)
-                )
+                attrs.evolve(cluster, api=api, slots=cluster.slots.set(controller.name, new_slot))
             )
         if not changed:
             return cluster
@@ -180,7 +178,9 @@ def run_controllers(cluster: Cluster) -> Cluster:
 def _next_instant(cluster: Cluster) -> float | None:
     """The earliest moment after now at which some controller has something to do."""
     candidates = [
-        s.wake_at for s in cluster.slots.values() if s.wake_at is not None and s.wake_at > cluster.now
+        s.wake_at
+        for s in cluster.slots.values()
+        if s.wake_at is not None and s.wake_at > cluster.now
     ]
     for slot in cluster.slots.values():
         if slot.lag > 0:

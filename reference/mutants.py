@@ -13,8 +13,10 @@ from typing import Any
 
 import attrs
 
+from reference.api.errors import Cause
 from reference.api.kinds import Kind
 from reference.api.server import DEFAULT_POLICY
+from reference.api.validation import validate
 from reference.cluster import Components
 from reference.controllers import GarbageCollector, NamespaceController
 from reference.controllers.garbagecollector import resolve_by_uid
@@ -59,14 +61,14 @@ def _generation_counts_status(
 
 def _generation_bumped_on_status_writes() -> Components:
     """generation compared before status is reset, so a write carrying status bumps it."""
-    return Components(api=attrs.evolve(DEFAULT_POLICY, generation_changes=_generation_counts_status))
+    return Components(
+        api=attrs.evolve(DEFAULT_POLICY, generation_changes=_generation_counts_status)
+    )
 
 
 def _finalizer_added_while_terminating() -> Components:
     """ValidateNoNewFinalizers skipped: finalizers can be added to a terminating object."""
-    return Components(
-        api=attrs.evolve(DEFAULT_POLICY, forbid_new_finalizers_while_deleting=False)
-    )
+    return Components(api=attrs.evolve(DEFAULT_POLICY, forbid_new_finalizers_while_deleting=False))
 
 
 def _delete_dependents(
@@ -151,6 +153,127 @@ MUTANTS: dict[str, Mutant] = {
         ),
     )
 }
+
+
+def _api(**changes: Any) -> Callable[[], Components]:
+    return lambda: Components(api=attrs.evolve(DEFAULT_POLICY, **changes))
+
+
+def _controllers(
+    gc: GarbageCollector | None = None, ns: NamespaceController | None = None
+) -> Callable[[], Components]:
+    return lambda: Components(controllers=(gc or GarbageCollector(), ns or NamespaceController()))
+
+
+def _validate_without_labels(
+    kind: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> list[Cause]:
+    return [c for c in validate(kind, obj, old) if not c.field.startswith("metadata.labels")]
+
+
+_MORE = (
+    Mutant(
+        "conflict-writes-anyway",
+        "api",
+        "api.refusal-changes-nothing",
+        "an update with a stale resourceVersion is written, then answered 409 Conflict",
+        "check-then-write without atomicity (the reason etcd transactions guard updates)",
+        _api(conflicts_write_nothing=False),
+    ),
+    Mutant(
+        "create-upserts",
+        "api",
+        "api.create-existing-conflicts",
+        "creating an existing name replaces the object instead of answering AlreadyExists",
+        "create must guard on create revision 0 (registry Store.Create)",
+        _api(refuse_existing_on_create=False),
+    ),
+    Mutant(
+        "stale-get",
+        "api",
+        "api.deleted-stays-gone",
+        "get serves the object as it was one revision ago (a lagging cache read)",
+        "kubernetes#59848 (stale reads from the watch cache), KEP-2340",
+        _api(read_lag=1),
+    ),
+    Mutant(
+        "uid-reassigned-on-update",
+        "api",
+        "api.uid-identity",
+        "an update gives the object a new uid",
+        "metadata.uid is immutable (ValidateObjectMetaUpdate)",
+        _api(updates_keep_uid=False),
+    ),
+    Mutant(
+        "status-written-through-main-resource",
+        "api",
+        "api.observed-generation-bounded",
+        "a main-resource update stores the status the client sent",
+        "status subresource contract (PrepareForUpdate resets status)",
+        _api(main_resource_ignores_status=False),
+    ),
+    Mutant(
+        "finalizers-ignored",
+        "api",
+        "api.finalizers-hold",
+        "delete removes an object at once although it carries finalizers",
+        "registry Store.Delete: pending finalizers keep the object",
+        _api(honor_finalizers=False),
+    ),
+    Mutant(
+        "watch-drops-first-event",
+        "api",
+        "api.watch-replays-history",
+        "a watch from resourceVersion r misses the first change after r",
+        "etcd#15271 (watch events lost around a revision boundary)",
+        _api(watch_skips=1),
+    ),
+    Mutant(
+        "labels-not-validated",
+        "api",
+        "api.invalid-refused",
+        "label keys and values are stored without validation",
+        "ValidateLabels (apimachinery metav1 validation)",
+        _api(validate=_validate_without_labels),
+    ),
+    Mutant(
+        "list-ignores-namespace",
+        "api",
+        "api.list-matches-state",
+        "a list in one namespace returns the objects of every namespace",
+        "namespace scoping of list (registry keys by namespace)",
+        _api(list_honors_namespace=False),
+    ),
+    Mutant(
+        "foreground-ignores-blockers",
+        "api",
+        "api.gc-foreground-waits",
+        "foreground deletion finishes without waiting for blocking dependents",
+        "kubernetes#88097 (foreground state lost across restarts)",
+        _controllers(gc=GarbageCollector(wait_for_blocking_dependents=False)),
+    ),
+    Mutant(
+        "gc-deletes-on-any-absent-owner",
+        "api",
+        "api.gc-spares-owned",
+        "the garbage collector deletes an object when any one of its owners is gone",
+        "kubernetes#98040",
+        _controllers(gc=GarbageCollector(spare_items_with_live_owners=False)),
+    ),
+    Mutant(
+        "namespace-deleter-misses-leases",
+        "api",
+        "api.namespace-deletion-empties",
+        "the namespace controller does not know Leases, so a namespace holding one never goes",
+        "namespace deletion stuck on undiscovered resources (NamespaceDeletionDiscoveryFailure)",
+        _controllers(
+            ns=NamespaceController(
+                kinds=tuple(k for k in NamespaceController().kinds if k != "Lease")
+            )
+        ),
+    ),
+)
+MUTANTS.update({m.name: m for m in _MORE})
 
 
 def components_for(mutant: str | None) -> Components:

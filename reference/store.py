@@ -149,7 +149,7 @@ def _in_range(key: str, start: str, end: str | None) -> bool:
     return start <= key < end
 
 
-_EMPTY_HISTORY: PVector[KeyValue | None] = pvector()
+_EMPTY_HISTORY: PVector[tuple[int, KeyValue | None]] = pvector()
 
 
 @attrs.frozen
@@ -198,9 +198,7 @@ class Store:
         if revision > self.revision:
             raise FutureRevision(revision, self.revision)
         start = bisect.bisect_right(self.log, revision, key=lambda e: e.kv.mod_revision)
-        return tuple(
-            e for e in self.log[start:] if _in_range(e.kv.key, key, range_end)
-        )
+        return tuple(e for e in self.log[start:] if _in_range(e.kv.key, key, range_end))
 
     def _check_readable(self, revision: int) -> None:
         if revision < self.compact_revision:
@@ -329,9 +327,7 @@ def _check_intervals(ops: Sequence[Operation]) -> None:
             raise StoreError("duplicate key given in txn request")
 
 
-def _version_at(
-    versions: PVector[tuple[int, KeyValue | None]], revision: int
-) -> KeyValue | None:
+def _version_at(versions: PVector[tuple[int, KeyValue | None]], revision: int) -> KeyValue | None:
     i = bisect.bisect_right(versions, revision, key=lambda v: v[0])
     return versions[i - 1][1] if i else None
 

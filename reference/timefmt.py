@@ -9,7 +9,7 @@ import datetime as _dt
 
 EPOCH = _dt.datetime(2025, 1, 1, tzinfo=_dt.UTC)
 
-__all__ = ["EPOCH", "format_time", "parse_time", "normalize"]
+__all__ = ["EPOCH", "format_time", "normalize", "parse_time"]
 
 
 def normalize(seconds: float) -> float:

@@ -125,19 +125,23 @@ class ApiActions(Actions):
         owner: Mapping[str, str] | None = None,
         block: bool = False,
         finalizer: bool = False,
+        owners: list[Mapping[str, str]] | None = None,
     ) -> None:
         obj = _manifest(kind, namespace, name, labels)
-        if owner is not None:
-            uid = self._uid_of(owner) or "00000000-0000-4000-8000-000000000000"
+        refs = []
+        for each in ([owner] if owner is not None else []) + list(owners or ()):
+            uid = self._uid_of(each) or "00000000-0000-4000-8000-000000000000"
             ref: dict[str, Any] = {
-                "apiVersion": _API_VERSIONS[owner["kind"]],
-                "kind": owner["kind"],
-                "name": owner["name"],
+                "apiVersion": _API_VERSIONS[each["kind"]],
+                "kind": each["kind"],
+                "name": each["name"],
                 "uid": uid,
             }
             if block:
                 ref["blockOwnerDeletion"] = True
-            obj["metadata"]["ownerReferences"] = [ref]
+            refs.append(ref)
+        if refs:
+            obj["metadata"]["ownerReferences"] = refs
         if finalizer:
             obj["metadata"]["finalizers"] = [HOLD]
         self.send({"op": "create", "object": obj})
@@ -150,23 +154,27 @@ class ApiActions(Actions):
         owner_index: int,
         block: bool,
         namespace: str | None = None,
+        second_owner_index: int | None = None,
+        finalizer: bool = False,
     ) -> None:
-        """A dependent of one of the objects that exist now (chosen by `owner_index`).
+        """A dependent of one or two of the objects that exist now (chosen by index).
 
-        It lives in its owner's namespace unless `namespace` says otherwise.
+        It lives in its (first) owner's namespace unless `namespace` says otherwise.
         """
         snapshot = self.driver.trace.snapshot or {}
-        owners = sorted(
-            k
-            for k in snapshot
-            if k[0] in KINDS or (k[0] == "Namespace" and k[2] in NAMESPACES[1:])
+        candidates = sorted(
+            k for k in snapshot if k[0] in KINDS or (k[0] == "Namespace" and k[2] in NAMESPACES[1:])
         )
-        if not owners:
+        if not candidates:
             return
-        owner_kind, owner_namespace, owner_name = owners[owner_index % len(owners)]
-        home = namespace or owner_namespace or NAMESPACES[0]
-        owner = {"kind": owner_kind, "namespace": owner_namespace, "name": owner_name}
-        self.create(kind, home, name, {}, owner=owner, block=block)
+        chosen = [candidates[owner_index % len(candidates)]]
+        if second_owner_index is not None:
+            second = candidates[second_owner_index % len(candidates)]
+            if second != chosen[0]:
+                chosen.append(second)
+        home = namespace or chosen[0][1] or NAMESPACES[0]
+        owners = [{"kind": k, "namespace": ns, "name": n} for k, ns, n in chosen]
+        self.create(kind, home, name, {}, owners=owners, block=block, finalizer=finalizer)
 
     @action
     def create_invalid(self, kind: str, namespace: str, defect: str) -> None:
@@ -207,7 +215,14 @@ class ApiActions(Actions):
     def update_status(self, key: Mapping[str, str]) -> None:
         obj = self._get(key)
         if obj is not None:
-            obj["status"] = {**(obj.get("status") or {}), "kubepropNote": "written by a client"}
+            # A client may not write status through the main resource, least of all claim
+            # that a generation not yet written was observed.
+            generation = obj["metadata"].get("generation", 0)
+            obj["status"] = {
+                **(obj.get("status") or {}),
+                "observedGeneration": generation + 1,
+                "kubepropNote": "written by a client",
+            }
             self.send({"op": "update", "object": obj})
 
     @action
@@ -226,9 +241,7 @@ class ApiActions(Actions):
             obj = self._get(key)
             if obj is None:
                 return
-            patch["metadata"]["resourceVersion"] = str(
-                int(obj["metadata"]["resourceVersion"]) - 1
-            )
+            patch["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) - 1)
         self.send({"op": "patch", **_address(key), "patch": patch})
 
     @action
@@ -269,8 +282,24 @@ class ApiActions(Actions):
         if obj is not None:
             finalizers = list(obj["metadata"].get("finalizers") or [])
             if finalizer not in finalizers:
-                self.send({"op": "patch", **_address(key),
-                           "patch": {"metadata": {"finalizers": [*finalizers, finalizer]}}})
+                self.send(
+                    {
+                        "op": "patch",
+                        **_address(key),
+                        "patch": {"metadata": {"finalizers": [*finalizers, finalizer]}},
+                    }
+                )
+
+    @action
+    def add_finalizer_while_terminating(self, index: int, finalizer: str) -> None:
+        """Try to add a finalizer to one of the objects being deleted now (chosen by index)."""
+        snapshot = self.driver.trace.snapshot or {}
+        terminating = sorted(
+            k for k, o in snapshot.items() if o["metadata"].get("deletionTimestamp")
+        )
+        if terminating:
+            kind, namespace, name = terminating[index % len(terminating)]
+            self.add_finalizer({"kind": kind, "namespace": namespace, "name": name}, finalizer)
 
     @action
     def remove_finalizers(self, key: Mapping[str, str]) -> None:
@@ -279,8 +308,13 @@ class ApiActions(Actions):
         held = obj["metadata"].get("finalizers") or [] if obj is not None else []
         if any(f in FINALIZERS for f in held):
             kept = [f for f in held if f not in FINALIZERS]
-            self.send({"op": "patch", **_address(key),
-                       "patch": {"metadata": {"finalizers": kept or None}}})
+            self.send(
+                {
+                    "op": "patch",
+                    **_address(key),
+                    "patch": {"metadata": {"finalizers": kept or None}},
+                }
+            )
 
     @action
     def get(self, key: Mapping[str, str]) -> None:
@@ -373,9 +407,7 @@ class ApiMachine(LevelMachine):
         self.do("create", **key, labels=labels, finalizer=finalizer)
         return key
 
-    @rule(
-        target=objects, key=_keys, owner=objects, block=st.booleans(), elsewhere=st.booleans()
-    )
+    @rule(target=objects, key=_keys, owner=objects, block=st.booleans(), elsewhere=st.booleans())
     def create_owned(
         self, key: dict[str, str], owner: dict[str, str], block: bool, elsewhere: bool
     ) -> Any:
@@ -392,9 +424,18 @@ class ApiMachine(LevelMachine):
         owner_index=st.integers(0, 15),
         block=st.booleans(),
         namespace=st.none() | st.sampled_from(NAMESPACES),
+        second_owner_index=st.none() | st.integers(0, 15),
+        finalizer=st.booleans(),
     )
     def create_dependent(
-        self, kind: str, name: str, owner_index: int, block: bool, namespace: str | None
+        self,
+        kind: str,
+        name: str,
+        owner_index: int,
+        block: bool,
+        namespace: str | None,
+        second_owner_index: int | None,
+        finalizer: bool,
     ) -> Any:
         self.do(
             "create_dependent",
@@ -403,6 +444,8 @@ class ApiMachine(LevelMachine):
             owner_index=owner_index,
             block=block,
             namespace=namespace,
+            second_owner_index=second_owner_index,
+            finalizer=finalizer,
         )
         return {"kind": kind, "namespace": namespace or "default", "name": name}
 
@@ -466,6 +509,10 @@ class ApiMachine(LevelMachine):
     @rule(key=objects, finalizer=st.sampled_from(FINALIZERS))
     def add_finalizer(self, key: dict[str, str], finalizer: str) -> None:
         self.do("add_finalizer", key=key, finalizer=finalizer)
+
+    @rule(index=st.integers(0, 7), finalizer=st.sampled_from(FINALIZERS))
+    def add_finalizer_while_terminating(self, index: int, finalizer: str) -> None:
+        self.do("add_finalizer_while_terminating", index=index, finalizer=finalizer)
 
     @rule(key=objects)
     def remove_finalizers(self, key: dict[str, str]) -> None:

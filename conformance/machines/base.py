@@ -10,6 +10,7 @@ fed the recorded steps, so a shrunk counterexample reruns exactly.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -117,14 +118,19 @@ class Driver:
         try:
             fn(**args)
             if self.snapshots:
-                self.send({"op": "snapshot"})
+                self.send({"op": "snapshot"}, keep=False)
         except Unsupported:
             pass
         self.trace = self.trace.add_step(self._current)
         self.check()
 
-    def send(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        request = dict(request)
+    def send(self, request: Mapping[str, Any], *, keep: bool = True) -> dict[str, Any]:
+        """Send one request, record the exchange, and return the answer.
+
+        With `keep` the caller gets its own copy of the answer, so an action
+        that edits an object it read cannot rewrite what the trace recorded.
+        """
+        request = copy.deepcopy(dict(request))
         op = str(request.get("op"))
         if op in self.unsupported:
             raise Unsupported(op)
@@ -145,7 +151,7 @@ class Driver:
                 self.steps,
             )
         self._current.append(Exchange(len(self.steps) - 1, self.steps[-1].rule, request, answer))
-        return answer
+        return copy.deepcopy(answer) if keep else answer
 
     def check(self) -> None:
         for law in self.laws:

@@ -32,7 +32,9 @@ def open_target(spec: str, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT) 
     if spec.startswith("cmd:"):
         command = spec[4:].strip()
         if not command:
-            raise TargetSpecError("`cmd:` needs a command, e.g. --target 'cmd:./my-cluster --stdio'")
+            raise TargetSpecError(
+                "`cmd:` needs a command, e.g. --target 'cmd:./my-cluster --stdio'"
+            )
         return CommandTarget(command, request_timeout=request_timeout)
     if spec.startswith(("kube:", "etcd:")):
         raise TargetSpecError(

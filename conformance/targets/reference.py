@@ -23,8 +23,6 @@ class ReferenceTarget:
         self.mutant = mutant
         self.cluster: Cluster = new_cluster(0, self.components)
         self.description = "reference" + (f" (mutant {mutant})" if mutant else "")
-        #: Seconds spent inside `step`, for the harness benchmark.
-        self.step_seconds = 0.0
 
     def request(self, request: Mapping[str, Any]) -> dict[str, Any]:
         self.cluster, answer = step(self.cluster, request)

@@ -87,8 +87,9 @@ def conflict(kind: str, name: str, why: str) -> ApiError:
 
 def forbidden(kind: str, name: str, why: str) -> ApiError:
     plural = kind.lower() + "s"
-    return ApiError(403, "Forbidden", f'{plural} "{name}" is forbidden: {why}',
-                    details=_details(kind, name))
+    return ApiError(
+        403, "Forbidden", f'{plural} "{name}" is forbidden: {why}', details=_details(kind, name)
+    )
 
 
 def invalid(kind: str, name: str, causes: list[Cause]) -> ApiError:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from pyrsistent import freeze, thaw
 
 from properties.labels import SelectorSyntaxError, parse_selector
 from reference.api import errors
@@ -25,6 +24,7 @@ from reference.api.errors import ApiError, Cause
 from reference.api.kinds import KINDS, Kind, kind_of_key
 from reference.api.patch import merge_patch
 from reference.api.validation import validate
+from reference.objects import decode, encode
 from reference.constants import (
     FINALIZER_FOREGROUND,
     FINALIZER_NAMESPACE,
@@ -47,7 +47,7 @@ from reference.store import (
 )
 from reference.timefmt import format_time, format_whole_seconds, parse_time
 
-__all__ = ["ApiPolicy", "ApiState", "DEFAULT_POLICY", "handle", "read_object", "VERBS"]
+__all__ = ["DEFAULT_POLICY", "VERBS", "ApiPolicy", "ApiState", "handle", "read_object"]
 
 _CONFLICT_MESSAGE = (
     "the object has been modified; please apply your changes to the latest version and try again"
@@ -63,9 +63,8 @@ def _spec_changed(kind: Kind, old: Mapping[str, Any], new: Mapping[str, Any], se
     their labels.
     """
     if kind.name == "EndpointSlice":
-        strip = lambda o: {k: v for k, v in o.items() if k != "metadata"}  # noqa: E731
         return bool(
-            strip(old) != strip(new)
+            _without_metadata(old) != _without_metadata(new)
             or (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {})
         )
     if old.get("spec") != new.get("spec"):
@@ -75,6 +74,10 @@ def _spec_changed(kind: Kind, old: Mapping[str, Any], new: Mapping[str, Any], se
             (old["metadata"].get("annotations") or {}) != (new["metadata"].get("annotations") or {})
         )
     return False
+
+
+def _without_metadata(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "metadata"}
 
 
 def _stale(given: str, current: str) -> bool:
@@ -95,6 +98,24 @@ class ApiPolicy:
     )
     #: ValidateNoNewFinalizers: refuse finalizers added to a terminating object.
     forbid_new_finalizers_while_deleting: bool = True
+    #: Per-kind validation (mutants drop rules from it).
+    validate: Callable[[str, Mapping[str, Any], Mapping[str, Any] | None], list[Cause]] = validate
+    #: A create of an existing name is refused (False: it replaces the object, an upsert).
+    refuse_existing_on_create: bool = True
+    #: A stale precondition is refused before anything is written (False: written anyway).
+    conflicts_write_nothing: bool = True
+    #: How many revisions behind the store a `get` reads (0: consistent reads).
+    read_lag: int = 0
+    #: An update keeps the object's uid (False: it is reassigned).
+    updates_keep_uid: bool = True
+    #: Main-resource writes ignore `status` (False: the client's status is stored).
+    main_resource_ignores_status: bool = True
+    #: Finalizers hold a deleted object (False: delete removes it at once).
+    honor_finalizers: bool = True
+    #: Events a watch skips after the resourceVersion asked for (0: none).
+    watch_skips: int = 0
+    #: A list with a namespace lists only that namespace.
+    list_honors_namespace: bool = True
 
 
 DEFAULT_POLICY = ApiPolicy()
@@ -124,7 +145,10 @@ def handle(
     verb = VERBS[request["op"]]
     if request["op"] in _SYSTEM_ONLY and not system:
         raise errors.not_implemented(request["op"])
-    return verb(api, request, now, policy, system)
+    try:
+        return verb(api, request, now, policy, system)
+    except RefusedAfterWrite as e:
+        return e.api, {"ok": False, "status": e.status()}
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -132,7 +156,7 @@ def handle(
 
 def read_object(kv: KeyValue, policy: ApiPolicy = DEFAULT_POLICY) -> dict[str, Any]:
     """The stored object as a client sees it: plain JSON with its resourceVersion."""
-    obj: dict[str, Any] = thaw(kv.value)
+    obj: dict[str, Any] = decode(kv.value)
     obj["metadata"]["resourceVersion"] = str(policy.resource_version(kv))
     return obj
 
@@ -183,6 +207,12 @@ def _get(
     api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
 ) -> tuple[ApiState, Answer]:
     kind, namespace, name = _address(request)
+    if policy.read_lag:
+        revision = max(api.store.revision - policy.read_lag, api.store.compact_revision, 1)
+        found = api.store.range(kind.key(namespace, name), None, revision).kvs
+        if not found:
+            raise errors.not_found(kind.name, name)
+        return api, {"ok": True, "object": read_object(found[0], policy)}
     return api, {"ok": True, "object": read_object(_existing(api, kind, namespace, name), policy)}
 
 
@@ -195,7 +225,7 @@ def _list(
         raise errors.bad_request("`namespace` must be a string")
     selector = _label_selector(request.get("labelSelector"))
     fields = _field_selector(kind, request.get("fieldSelector"))
-    prefix = kind.prefix(namespace or None)
+    prefix = kind.prefix((namespace or None) if policy.list_honors_namespace else None)
     kvs = api.store.range(prefix, prefix_end(prefix))
     items = []
     for kv in kvs.kvs:
@@ -259,11 +289,14 @@ def _field_selector(kind: Kind, text: Any) -> list[Callable[[Mapping[str, Any]],
                 f'field label not supported: "{field}" (supported for {kind.name}:'
                 f" {', '.join(sorted(supported))})"
             )
-        if op == "!=":
-            checks.append(lambda o, g=getter, v=value: g(o) != v)
-        else:
-            checks.append(lambda o, g=getter, v=value: g(o) == v)
+        checks.append(_field_check(getter, value, negate=op == "!="))
     return checks
+
+
+def _field_check(
+    getter: Callable[[Mapping[str, Any]], Any], value: str, *, negate: bool
+) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda obj: (getter(obj) == value) != negate
 
 
 # -- identity --------------------------------------------------------------------------------
@@ -271,6 +304,12 @@ def _field_selector(kind: Kind, text: Any) -> list[Callable[[Mapping[str, Any]],
 
 def _digest(seed: int, serial: int, purpose: str) -> bytes:
     return hashlib.sha256(f"{seed}/{purpose}/{serial}".encode()).digest()
+
+
+def _reissued_uid(uid: str) -> str:
+    """A new uid derived from an old one, for the mutant that reassigns uids on update."""
+    x = hashlib.sha256(f"reissued/{uid}".encode()).hexdigest()
+    return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-8{x[17:20]}-{x[20:32]}"
 
 
 def _uid(seed: int, serial: int) -> str:
@@ -316,7 +355,7 @@ def _check_namespace_open(api: ApiState, kind: Kind, namespace: str, name: str) 
     ns = api.store.get(KINDS["Namespace"].key("", namespace))
     if ns is None:
         raise errors.not_found("Namespace", namespace)
-    if ns.value["metadata"].get("deletionTimestamp"):
+    if decode(ns.value)["metadata"].get("deletionTimestamp"):
         raise ApiError(
             403,
             "Forbidden",
@@ -353,9 +392,7 @@ def _initial_status(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any] | None
         return {"phase": "Active"}
     if kind.name == "Pod":
         return {"phase": "Pending", "qosClass": _qos_class(obj)}
-    if kind.status:
-        return None
-    return obj.get("status")
+    return None  # other kinds start without status, or have none at all
 
 
 def _qos_class(pod: Mapping[str, Any]) -> str:
@@ -399,8 +436,9 @@ def _create(
         base = meta.get("generateName")
         if not isinstance(base, str) or not base:
             raise errors.invalid(
-                kind.name, "", [Cause("metadata.name", "name or generateName is required",
-                                      "FieldValueRequired")]
+                kind.name,
+                "",
+                [Cause("metadata.name", "name or generateName is required", "FieldValueRequired")],
             )
         for _ in range(8):
             serial += 1
@@ -417,13 +455,13 @@ def _create(
     obj.pop("status", None)
     obj["apiVersion"] = kind.api_version
     obj = apply_defaults(kind.name, obj)
-    causes = validate(kind.name, obj, None)
+    causes = policy.validate(kind.name, obj, None)
     if causes:
         raise errors.invalid(kind.name, name, causes)
     # NamespaceLifecycle is validating admission: it runs after the strategy's validation.
     _check_namespace_open(api, kind, namespace, name)
     key = kind.key(namespace, name)
-    if api.store.get(key) is not None:
+    if api.store.get(key) is not None and policy.refuse_existing_on_create:
         raise errors.already_exists(kind.name, name)
     serial += 1
     meta = obj["metadata"]
@@ -440,7 +478,8 @@ def _create(
         obj["spec"]["templateGeneration"] = 1
     if status is not None:
         obj["status"] = status
-    store, result = api.store.txn([Compare(key, "CREATE", "EQUAL", 0)], [Put(key, freeze(obj))])
+    guard = [Compare(key, "CREATE", "EQUAL", 0)] if policy.refuse_existing_on_create else []
+    store, result = api.store.txn(guard, [Put(key, encode(obj))])
     assert result.succeeded
     api = attrs.evolve(api, store=store, serial=serial)
     kv = store.get(key)
@@ -465,16 +504,25 @@ def _status(
     obj = _object_arg(request)
     kind = _kind(obj.get("kind"))
     namespace = _namespace_of(kind, obj["metadata"].get("namespace") or request.get("namespace"))
-    return _write(api, kind, namespace, _name(obj["metadata"].get("name")), obj, now, policy,
-                  "status")
+    return _write(
+        api, kind, namespace, _name(obj["metadata"].get("name")), obj, now, policy, "status"
+    )
 
 
 def _finalize(
     api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
 ) -> tuple[ApiState, Answer]:
     obj = _object_arg(request)
-    return _write(api, KINDS["Namespace"], "", _name(obj["metadata"].get("name")), obj, now,
-                  policy, "finalize")
+    return _write(
+        api,
+        KINDS["Namespace"],
+        "",
+        _name(obj["metadata"].get("name")),
+        obj,
+        now,
+        policy,
+        "finalize",
+    )
 
 
 def _write(
@@ -489,11 +537,16 @@ def _write(
 ) -> tuple[ApiState, Answer]:
     key = kind.key(namespace, name)
     kv = _existing(api, kind, namespace, name)
-    old: dict[str, Any] = thaw(kv.value)
+    old: dict[str, Any] = decode(kv.value)
     current_rv = str(policy.resource_version(kv))
     given_rv = sent["metadata"].get("resourceVersion")
     if given_rv not in (None, "") and policy.precondition_stale(str(given_rv), current_rv):
-        raise errors.conflict(kind.name, name, _CONFLICT_MESSAGE)
+        refusal = errors.conflict(kind.name, name, _CONFLICT_MESSAGE)
+        if policy.conflicts_write_nothing:
+            raise refusal
+        unchecked = {**sent, "metadata": {**sent["metadata"], "resourceVersion": None}}
+        written, _ = _write(api, kind, namespace, name, unchecked, now, policy, subresource)
+        raise RefusedAfterWrite(written, refusal)
     given_uid = sent["metadata"].get("uid")
     if given_uid not in (None, "") and given_uid != old["metadata"]["uid"]:
         raise errors.conflict(
@@ -502,10 +555,10 @@ def _write(
             f"Precondition failed: UID in precondition: {given_uid},"
             f" UID in object meta: {old['metadata']['uid']}",
         )
-    new = _merge_for_update(kind, old, sent, subresource)
+    new = _merge_for_update(kind, old, sent, subresource, policy)
     if subresource == "main":
         new = apply_defaults(kind.name, new)
-    causes = validate(kind.name, new, old)
+    causes = policy.validate(kind.name, new, old)
     causes += _finalizer_causes(old, new, policy)
     if subresource == "main" and not old["metadata"].get("deletionTimestamp"):
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -536,12 +589,20 @@ def _write(
         new["metadata"]["resourceVersion"] = str(store.revision)
         return attrs.evolve(api, store=store), {"ok": True, "object": new}
     store, result = api.store.txn(
-        [Compare(key, "MOD", "EQUAL", kv.mod_revision)], [Put(key, freeze(new))]
+        [Compare(key, "MOD", "EQUAL", kv.mod_revision)], [Put(key, encode(new))]
     )
     assert result.succeeded
     written = store.get(key)
     assert written is not None
     return attrs.evolve(api, store=store), {"ok": True, "object": read_object(written, policy)}
+
+
+class RefusedAfterWrite(ApiError):
+    """A refusal answered after a write already happened (only mutants do this)."""
+
+    def __init__(self, api: ApiState, refusal: ApiError) -> None:
+        super().__init__(refusal.code, refusal.reason, refusal.message, details=refusal.details)
+        self.api = api
 
 
 def _namespace_finalizers(kind: Kind, obj: Mapping[str, Any]) -> list[str]:
@@ -551,7 +612,11 @@ def _namespace_finalizers(kind: Kind, obj: Mapping[str, Any]) -> list[str]:
 
 
 def _merge_for_update(
-    kind: Kind, old: Mapping[str, Any], sent: Mapping[str, Any], subresource: str
+    kind: Kind,
+    old: Mapping[str, Any],
+    sent: Mapping[str, Any],
+    subresource: str,
+    policy: ApiPolicy = DEFAULT_POLICY,
 ) -> dict[str, Any]:
     """The object to store: what was sent, with what the client may not change taken from old."""
     if subresource == "status":
@@ -578,7 +643,11 @@ def _merge_for_update(
         meta.pop(field, None)
         if field in old_meta and field != "resourceVersion":
             meta[field] = old_meta[field]
-    if kind.status or kind.name == "Namespace":
+    if not policy.updates_keep_uid:
+        meta["uid"] = _reissued_uid(old_meta["uid"])
+    if not kind.status:
+        new.pop("status", None)  # kinds without status drop the field, as decoding does upstream
+    elif policy.main_resource_ignores_status:
         if "status" in old:
             new["status"] = copy.deepcopy(old["status"])
         else:
@@ -644,8 +713,10 @@ def _scale(
     kind, namespace, name = _address(request)
     if not kind.scale:
         raise ApiError(
-            404, "NotFound", f"the server could not find the requested resource ({kind.name}"
-            " has no scale subresource)"
+            404,
+            "NotFound",
+            f"the server could not find the requested resource ({kind.name}"
+            " has no scale subresource)",
         )
     replicas = request.get("replicas")
     if isinstance(replicas, bool) or not isinstance(replicas, int):
@@ -653,8 +724,14 @@ def _scale(
     kv = _existing(api, kind, namespace, name)
     if replicas < 0:
         raise errors.invalid(
-            "Scale", name, [Cause("spec.replicas", f"Invalid value: {replicas}: must be greater"
-                                  " than or equal to 0")]
+            "Scale",
+            name,
+            [
+                Cause(
+                    "spec.replicas",
+                    f"Invalid value: {replicas}: must be greater than or equal to 0",
+                )
+            ],
         )
     obj = read_object(kv, policy)
     obj.setdefault("spec", {})["replicas"] = replicas
@@ -693,12 +770,22 @@ def _delete(
     propagation = request.get("propagationPolicy")
     if propagation is not None and propagation not in _PROPAGATION:
         raise errors.invalid(
-            "DeleteOptions", "", [Cause("propagationPolicy", f'Unsupported value: "{propagation}":'
-                                        ' supported values: "Foreground", "Background",'
-                                        ' "Orphan"', "FieldValueNotSupported")]
+            "DeleteOptions",
+            "",
+            [
+                Cause(
+                    "propagationPolicy",
+                    f'Unsupported value: "{propagation}":'
+                    ' supported values: "Foreground", "Background",'
+                    ' "Orphan"',
+                    "FieldValueNotSupported",
+                )
+            ],
         )
     grace_given = request.get("gracePeriodSeconds")
-    if grace_given is not None and (isinstance(grace_given, bool) or not isinstance(grace_given, int)):
+    if grace_given is not None and (
+        isinstance(grace_given, bool) or not isinstance(grace_given, int)
+    ):
         raise errors.bad_request("`gracePeriodSeconds` must be an integer")
     if grace_given is not None and grace_given < 0:
         grace_given = 1  # BeforeDelete: a negative grace period means one second
@@ -709,7 +796,7 @@ def _delete(
         raise errors.forbidden("Namespace", name, "this namespace may not be deleted")
     key = kind.key(namespace, name)
     kv = _existing(api, kind, namespace, name)
-    obj: dict[str, Any] = thaw(kv.value)
+    obj: dict[str, Any] = decode(kv.value)
     meta = obj["metadata"]
     if preconditions.get("uid") not in (None, "") and preconditions["uid"] != meta["uid"]:
         raise errors.conflict(
@@ -758,7 +845,7 @@ def _delete(
                 if kind.generation and meta.get("generation"):
                     new_meta["generation"] = meta["generation"] + 1
     remaining = (
-        bool(new_meta.get("finalizers"))
+        (bool(new_meta.get("finalizers")) and policy.honor_finalizers)
         or bool(_namespace_finalizers(kind, new))
         or (new_meta.get("deletionGracePeriodSeconds") or 0) > 0
     )
@@ -773,9 +860,11 @@ def _delete(
     return attrs.evolve(api, store=store), {"ok": True}
 
 
-def _put(api: ApiState, key: str, kv: KeyValue, new: Mapping[str, Any]) -> tuple[ApiState, KeyValue]:
+def _put(
+    api: ApiState, key: str, kv: KeyValue, new: Mapping[str, Any]
+) -> tuple[ApiState, KeyValue]:
     store, result = api.store.txn(
-        [Compare(key, "MOD", "EQUAL", kv.mod_revision)], [Put(key, freeze(new))]
+        [Compare(key, "MOD", "EQUAL", kv.mod_revision)], [Put(key, encode(new))]
     )
     assert result.succeeded
     written = store.get(key)
@@ -843,14 +932,15 @@ def _watch(
     kind = _kind(kind_name) if kind_name is not None else None
     namespace = request.get("namespace")
     try:
-        events = api.store.events_after(since, "/registry/", "\0")
+        events = api.store.events_after(since, "/registry/", "\0")[policy.watch_skips :]
     except Compacted as e:
         raise ApiError(
             410, "Expired", f"too old resource version: {since} ({e.compact_revision})"
         ) from None
     except FutureRevision as e:
-        raise ApiError(504, "Timeout", f"Too large resource version: {since}, current:"
-                       f" {e.current}") from None
+        raise ApiError(
+            504, "Timeout", f"Too large resource version: {since}, current: {e.current}"
+        ) from None
     out = []
     for event in events:
         event_kind = kind_of_key(event.kv.key)
@@ -860,7 +950,7 @@ def _watch(
             continue
         if event.type == "DELETE":
             assert event.prev_kv is not None
-            obj: dict[str, Any] = thaw(event.prev_kv.value)
+            obj: dict[str, Any] = decode(event.prev_kv.value)
             obj["metadata"]["resourceVersion"] = str(event.kv.mod_revision)
             kind_of_event = "DELETED"
         else:
@@ -892,9 +982,7 @@ def snapshot_objects(api: ApiState, policy: ApiPolicy = DEFAULT_POLICY) -> list[
         if kind_of_key(kv.key).name == "Event":
             continue
         items.append(read_object(kv, policy))
-    items.sort(
-        key=lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
-    )
+    items.sort(key=lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]))
     return items
 
 

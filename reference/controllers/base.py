@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import attrs
 
 from reference.api.kinds import KINDS, Kind
+from reference.objects import decode
 from reference.store import Store, prefix_end
 
 __all__ = ["Controller", "Reconcile", "View"]
@@ -31,7 +32,8 @@ class Reconcile:
 
 
 class Controller(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def initial_state(self) -> Any: ...
 
@@ -40,7 +42,7 @@ class Controller(Protocol):
 
 @attrs.frozen
 class View:
-    """Objects at one store revision, frozen, without resourceVersion.
+    """Objects at one store revision, decoded, without resourceVersion.
 
     `live` is the store as it is now: upstream controllers confirm some
     decisions with a live GET instead of their cache (the garbage collector
@@ -60,20 +62,20 @@ class View:
         prefix = k.prefix(namespace)
         at = 0 if not self.lagging else self.revision
         for kv in self.store.range(prefix, prefix_end(prefix), at).kvs:
-            yield kv.value
+            yield decode(kv.value)
 
     def all_objects(self) -> Iterator[Any]:
         at = 0 if not self.lagging else self.revision
         for kv in self.store.range("/registry/", "\0", at).kvs:
-            yield kv.value
+            yield decode(kv.value)
 
     def get(self, kind: Kind | str, namespace: str, name: str) -> Any:
         k = KINDS[kind] if isinstance(kind, str) else kind
         at = 0 if not self.lagging else self.revision
         found = self.store.range(k.key(namespace, name), None, at).kvs
-        return found[0].value if found else None
+        return decode(found[0].value) if found else None
 
     def live_get(self, kind: Kind | str, namespace: str, name: str) -> Any:
         k = KINDS[kind] if isinstance(kind, str) else kind
         kv = self.live.get(k.key(namespace, name))
-        return kv.value if kv else None
+        return decode(kv.value) if kv else None

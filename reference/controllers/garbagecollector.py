@@ -17,7 +17,7 @@ import attrs
 from reference.api.kinds import KINDS
 from reference.constants import FINALIZER_FOREGROUND, FINALIZER_ORPHAN
 from reference.controllers.base import Reconcile, View
-from reference.objects import deleting, finalizers, meta, owner_refs
+from reference.objects import decode, deleting, finalizers, meta, owner_refs
 
 __all__ = ["GarbageCollector", "Resolution", "resolve_by_coordinates", "resolve_by_uid"]
 
@@ -50,9 +50,10 @@ def resolve_by_coordinates(
 
 def resolve_by_uid(view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any]) -> Resolution:
     """Owner lookup by uid alone, wherever the object lives (the bug of kubernetes#65200)."""
-    for obj in view.live.current.values():
-        if obj.value["metadata"]["uid"] == ref.get("uid"):
-            return obj.value
+    for kv in view.live.current.values():
+        obj = decode(kv.value)
+        if obj["metadata"]["uid"] == ref.get("uid"):
+            return obj
     return "absent"
 
 
@@ -74,6 +75,10 @@ class GarbageCollector:
         resolve_by_coordinates
     )
     orphan: OrphanHandler = strip_owner_references
+    #: Foreground deletion waits for dependents with blockOwnerDeletion (False: it does not).
+    wait_for_blocking_dependents: bool = True
+    #: A dependent with a live owner is kept (False: any absent owner gets it deleted).
+    spare_items_with_live_owners: bool = True
 
     def initial_state(self) -> None:
         return None
@@ -118,7 +123,7 @@ class GarbageCollector:
             return [_remove_finalizer(owner, FINALIZER_ORPHAN)]
         if FINALIZER_FOREGROUND in fins:
             blocking = [d for d, ref in dependents if ref.get("blockOwnerDeletion")]
-            if not blocking:
+            if not blocking or not self.wait_for_blocking_dependents:
                 return [_remove_finalizer(owner, FINALIZER_FOREGROUND)]
         return []
 
@@ -136,7 +141,7 @@ class GarbageCollector:
                 waiting.append(ref)
             else:
                 solid.append(ref)
-        if solid:
+        if solid and (self.spare_items_with_live_owners or not dangling):
             if not dangling and not waiting:
                 return []
             gone = {r.get("uid") for r in dangling + waiting}

@@ -24,6 +24,8 @@ _NAMESPACED = tuple(k for k in KINDS.values() if k.namespaced)
 @attrs.frozen
 class NamespaceController:
     name: str = "namespace"
+    #: The kinds it empties a namespace of (upstream: every namespaced kind discovery lists).
+    kinds: tuple[str, ...] = tuple(k.name for k in _NAMESPACED)
 
     def initial_state(self) -> None:
         return None
@@ -34,7 +36,7 @@ class NamespaceController:
             if not deleting(ns):
                 continue
             name = ns["metadata"]["name"]
-            contents = [o for kind in _NAMESPACED for o in view.objects(kind, name)]
+            contents = [o for kind in self.kinds for o in view.objects(kind, name)]
             if contents:
                 writes.extend(
                     {
@@ -58,7 +60,9 @@ class NamespaceController:
                             "kind": "Namespace",
                             "metadata": {"name": name, "uid": ns["metadata"]["uid"]},
                             "spec": {
-                                "finalizers": [f for f in spec_finalizers if f != FINALIZER_NAMESPACE]
+                                "finalizers": [
+                                    f for f in spec_finalizers if f != FINALIZER_NAMESPACE
+                                ]
                             },
                         },
                     }
