@@ -30,7 +30,7 @@ PROFILES: dict[str, Profile] = {
         Profile("quick", 400, 40, False, 4, "a first look: two minutes or less on two cores"),
         Profile("ci", 1500, 50, True, 4, "derandomized, for gating: ten minutes or less"),
         Profile("thorough", 20000, 80, False, 8, "open-ended search"),
-        Profile("mutants", 300, 30, True, 1, "mutant kills: derandomized, no shrinking"),
+        Profile("mutants", 1000, 30, True, 1, "mutant kills: derandomized, no shrinking"),
     )
 }
 

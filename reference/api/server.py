@@ -24,7 +24,6 @@ from reference.api.errors import ApiError, Cause
 from reference.api.kinds import KINDS, Kind, kind_of_key
 from reference.api.patch import merge_patch
 from reference.api.validation import validate
-from reference.objects import decode, encode
 from reference.constants import (
     FINALIZER_FOREGROUND,
     FINALIZER_NAMESPACE,
@@ -35,6 +34,7 @@ from reference.constants import (
     MAX_GENERATED_NAME_LENGTH,
     TIMING_PARAMETERS,
 )
+from reference.objects import decode, encode
 from reference.store import (
     Compacted,
     Compare,
@@ -545,8 +545,8 @@ def _write(
         if policy.conflicts_write_nothing:
             raise refusal
         unchecked = {**sent, "metadata": {**sent["metadata"], "resourceVersion": None}}
-        written, _ = _write(api, kind, namespace, name, unchecked, now, policy, subresource)
-        raise RefusedAfterWrite(written, refusal)
+        after_write, _ = _write(api, kind, namespace, name, unchecked, now, policy, subresource)
+        raise RefusedAfterWrite(after_write, refusal)
     given_uid = sent["metadata"].get("uid")
     if given_uid not in (None, "") and given_uid != old["metadata"]["uid"]:
         raise errors.conflict(

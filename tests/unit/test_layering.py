@@ -57,10 +57,3 @@ def test_purity(package: str) -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} calls {node.func.id}()")
     assert offenders == [], f"{package}/ must stay pure:\n" + "\n".join(offenders)
-
-
-def test_third_party_checkable_without_reference() -> None:
-    """The laws and the trace they read import nothing of the reference (DESIGN.md)."""
-    assert all(
-        "reference" not in _imports(ast.parse(p.read_text())) for p in _modules("properties")
-    )
