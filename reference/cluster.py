@@ -22,7 +22,7 @@ from pyrsistent import PMap, PVector, pmap, pvector
 from reference.api import errors
 from reference.api.errors import ApiError
 from reference.api.kinds import KINDS
-from reference.api.server import DEFAULT_POLICY, VERBS, ApiPolicy, ApiState, handle
+from reference.api.server import DEFAULT_POLICY, SYSTEM_ONLY, VERBS, ApiPolicy, ApiState, handle
 from reference.constants import (
     KUBERNETES_VERSION,
     MAX_FIXPOINT_ROUNDS,
@@ -57,7 +57,7 @@ NOT_YET = frozenset(
         "resolve",
     }
 )
-_PROTOCOL_VERBS = frozenset(VERBS) - {"status", "finalize"}
+_PROTOCOL_VERBS = frozenset(VERBS) - SYSTEM_ONLY
 
 
 class ControlLoopDiverged(Exception):

@@ -98,7 +98,6 @@ class Driver:
     unsupported: set[str] = attrs.field(factory=set)
     trace: Trace = attrs.field(factory=Trace)
     steps: list[Step] = attrs.field(factory=list)
-    snapshots: bool = True
     _current: list[Exchange] = attrs.field(factory=list)
     _actions: Actions | None = None
 
@@ -117,8 +116,7 @@ class Driver:
         self._current = []
         try:
             fn(**args)
-            if self.snapshots:
-                self.send({"op": "snapshot"}, keep=False)
+            self.send({"op": "snapshot"}, keep=False)
         except Unsupported:
             pass
         self.trace = self.trace.add_step(self._current)

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from properties.labels import SelectorSyntaxError, parse_selector
+from properties.labels import SelectorSyntaxError, from_label_selector, parse_selector
 from reference.api import errors
 from reference.api.defaults import apply_defaults
 from reference.api.errors import ApiError, Cause
@@ -47,7 +47,15 @@ from reference.store import (
 )
 from reference.timefmt import format_time, format_whole_seconds, parse_time
 
-__all__ = ["DEFAULT_POLICY", "VERBS", "ApiPolicy", "ApiState", "handle", "read_object"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "SYSTEM_ONLY",
+    "VERBS",
+    "ApiPolicy",
+    "ApiState",
+    "handle",
+    "read_object",
+]
 
 _CONFLICT_MESSAGE = (
     "the object has been modified; please apply your changes to the latest version and try again"
@@ -143,7 +151,7 @@ def handle(
 ) -> tuple[ApiState, Answer]:
     """Answer one API request. Unknown verbs are the caller's business (see cluster.step)."""
     verb = VERBS[request["op"]]
-    if request["op"] in _SYSTEM_ONLY and not system:
+    if request["op"] in SYSTEM_ONLY and not system:
         raise errors.not_implemented(request["op"])
     try:
         return verb(api, request, now, policy, system)
@@ -740,8 +748,6 @@ def _scale(
 
 
 def _scale_object(obj: Mapping[str, Any]) -> dict[str, Any]:
-    from properties.labels import from_label_selector
-
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -1011,4 +1017,5 @@ VERBS: dict[str, Verb] = {
     "status": _status,
     "finalize": _finalize,
 }
-_SYSTEM_ONLY = frozenset({"status", "finalize"})
+#: Subresources only the cluster's own components may write.
+SYSTEM_ONLY = frozenset({"status", "finalize"})
