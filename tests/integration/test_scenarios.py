@@ -1,0 +1,27 @@
+"""The hand-written scenarios in fixtures/scenarios hold on the reference, in process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.runner import replay
+from conformance.scenario import load_scenario
+from conformance.targets import ReferenceTarget
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_scenario_holds_on_the_reference(path: Path) -> None:
+    scenario = load_scenario(path)
+    outcome = replay(scenario, ReferenceTarget())
+    assert outcome.status == "passed", outcome.message
+    assert outcome.steps_run == len(scenario.steps)
+
+
+def test_orphan_scenario_catches_the_orphan_mutant() -> None:
+    scenario = load_scenario(SCENARIOS[0].parent / "gc-orphan.yaml")
+    outcome = replay(scenario, ReferenceTarget(mutant="orphan-deletes-dependents"))
+    assert outcome.law == "api.gc-orphan-keeps-dependents"
