@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
-    errors = Console(file=sys.stderr, highlight=False)
+    errors = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     try:
         code: int = args.handler(args, console)
         return code
@@ -257,7 +258,7 @@ def _report_run(
     for outcome in outcomes:
         if outcome.status in ("failed", "fault") and outcome.report:
             console.rule(f"[red]{outcome.level} shard {outcome.shard}: {outcome.status}[/]")
-            console.print(outcome.report, markup=False)
+            console.print(outcome.report, markup=False, soft_wrap=True)
     failed = [o for o in outcomes if o.status == "failed"]
     faults = [o for o in outcomes if o.status == "fault"]
     ran = [o for o in outcomes if o.status != "empty"]
@@ -292,10 +293,12 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
         target.close()
     console.print(
         f"replayed {outcome.steps_run} of {len(scenario.steps)} steps of {args.file} against"
-        f" {args.target}: {outcome.status}"
+        f" {args.target}: {outcome.status}",
+        soft_wrap=True,
+        markup=False,
     )
     if outcome.status != "passed":
-        console.print(outcome.message, markup=False)
+        console.print(outcome.message, markup=False, soft_wrap=True)
     return {
         "passed": EXIT_OK,
         "failed": EXIT_VIOLATION,
@@ -332,7 +335,8 @@ def _properties(args: argparse.Namespace, console: Console) -> int:
         )
         return EXIT_OK
     table = Table(title=f"{len(laws)} laws", show_lines=True)
-    for column in ("law", "scope", "kind", "needs", "statement", "generalises"):
+    table.add_column("law", no_wrap=True)
+    for column in ("scope", "kind", "needs", "statement", "generalises"):
         table.add_column(column, overflow="fold")
     for law in laws:
         table.add_row(
@@ -340,8 +344,8 @@ def _properties(args: argparse.Namespace, console: Console) -> int:
             law.scope,
             law.kind,
             ", ".join(sorted(law.needs)) or "-",
-            law.statement,
-            "\n".join(law.conformance + law.bugs) or "-",
+            escape(law.statement),
+            escape("\n".join(law.conformance + law.bugs)) or "-",
         )
     console.print(table)
     return EXIT_OK

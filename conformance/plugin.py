@@ -63,14 +63,17 @@ def levels_for(only: str | None) -> list[str]:
         return list(LEVELS)
     if only in LEVELS:
         return [only]
-    if only in LAWS or laws_for(only.split(".", 1)[0]):
-        level = only.split(".", 1)[0]
-        if level in LEVELS:
-            return [level]
+    laws_for()  # load the catalogue
+    if only in LAWS and LAWS[only].level in LEVELS:
+        return [LAWS[only].level]
     raise UnknownLaw(only)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis draws constants from the project's loaded modules; load the same ones in
+    # `kubeprop run`, its xdist workers and plain pytest, so that a seed means one run.
+    import conformance.cli  # noqa: F401
+
     if config.getoption("--seed") is None:
         workerinput = getattr(config, "workerinput", None)
         seed = workerinput.get("kubeprop_seed") if workerinput else None

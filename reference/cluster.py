@@ -60,6 +60,10 @@ NOT_YET = frozenset(
 _PROTOCOL_VERBS = frozenset(VERBS) - SYSTEM_ONLY
 
 
+#: The longest one `advance`, `settle` or `controller.lag` may ask for: a century.
+MAX_SECONDS = 100 * 365 * 24 * 3600
+
+
 class ControlLoopDiverged(Exception):
     """Controllers kept writing at one instant: a controller never reaches its fixpoint."""
 
@@ -85,11 +89,19 @@ class Components:
 
 @attrs.frozen
 class ControllerSlot:
-    """A controller's runtime: its private state, its lag and when it asked to wake."""
+    """A controller's runtime: its private state, its lag and when it asked to wake.
+
+    `seen` is the revision of the view it last reconciled (None: it must run).
+    A controller runs again only when its view has moved, its own state
+    changed, or its wake-up is due, as an upstream controller acts on events
+    and timers: a lagging one does not re-issue the same writes from the
+    same stale view round after round.
+    """
 
     state: Any = None
     lag: float = 0.0
     wake_at: float | None = None
+    seen: int | None = None
 
 
 @attrs.frozen
@@ -154,15 +166,25 @@ def run_controllers(cluster: Cluster) -> Cluster:
         changed: list[str] = []
         for controller in cluster.components.controllers:
             slot = cluster.slots[controller.name]
-            result = controller.reconcile(_view(cluster, slot.lag), cluster.now, slot.state)
+            view = _view(cluster, slot.lag)
+            due = slot.wake_at is not None and slot.wake_at <= cluster.now
+            if slot.seen == view.revision and not due:
+                continue
+            result = controller.reconcile(view, cluster.now, slot.state)
             api = cluster.api
             for write in result.writes:
                 try:
                     api, _ = handle(api, write, cluster.now, cluster.components.api, system=True)
                 except ApiError:
                     continue  # the controller sees the outcome on its next pass, as upstream
-            new_slot = attrs.evolve(slot, state=result.state, wake_at=result.wake_at)
-            if api.store.revision != cluster.api.store.revision or new_slot.state != slot.state:
+            restless = result.state != slot.state
+            new_slot = attrs.evolve(
+                slot,
+                state=result.state,
+                wake_at=result.wake_at,
+                seen=None if restless else view.revision,
+            )
+            if api.store.revision != cluster.api.store.revision or restless:
                 changed.append(controller.name)
             cluster = _record(
                 attrs.evolve(cluster, api=api, slots=cluster.slots.set(controller.name, new_slot))
@@ -249,20 +271,25 @@ def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, di
     if op == "controller.lag":
         name = _controller_name(cluster, request)
         lag = _seconds(request, "seconds")
-        slot = attrs.evolve(cluster.slots[name], lag=lag)
+        slot = attrs.evolve(cluster.slots[name], lag=lag, seen=None)
         return attrs.evolve(cluster, slots=cluster.slots.set(name, slot)), {"ok": True}
     if op == "controller.restart":
         name = _controller_name(cluster, request)
         fresh = cluster.components.controller(name).initial_state()
-        slot = attrs.evolve(cluster.slots[name], state=fresh, wake_at=None)
+        slot = attrs.evolve(cluster.slots[name], state=fresh, wake_at=None, seen=None)
         return attrs.evolve(cluster, slots=cluster.slots.set(name, slot)), {"ok": True}
     raise errors.not_implemented(op)
 
 
 def _seconds(request: Mapping[str, Any], field: str) -> float:
     value = request.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise errors.bad_request(f"`{field}` is required and must be a number ≥ 0")
+    if value > MAX_SECONDS:
+        raise errors.bad_request(
+            f"`{field}` is {value}; the simulated clock moves at most {MAX_SECONDS:.0f} seconds"
+            " (a century) per request"
+        )
     return float(value)
 
 

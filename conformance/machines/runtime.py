@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import attrs
 from hypothesis.stateful import RuleBasedStateMachine
 
-from conformance.machines.base import Actions, Driver, LawViolated
+from conformance.machines.base import Actions, Driver
 from conformance.targets.base import Target
 from properties.laws import Law
 from properties.trace import TargetInfo
@@ -55,7 +55,7 @@ class LevelMachine(RuleBasedStateMachine):
         self.session.steps += 1
         try:
             self.driver.run(rule, args)
-        except LawViolated:
+        except BaseException:  # a violation, or the target faulted: no final settle
             self._failed = True
             raise
 

@@ -8,6 +8,8 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "Target", "TargetFault", "request_timeout"]
 
 DEFAULT_REQUEST_TIMEOUT = 30.0
+#: The longest a single request may be waited for (a week): beyond what selectors accept.
+MAX_REQUEST_TIMEOUT = 7 * 24 * 3600.0
 
 
 class TargetFault(Exception):
@@ -59,4 +61,4 @@ def request_timeout(request: Mapping[str, Any], base: float = DEFAULT_REQUEST_TI
         extra = float(request.get("seconds", 0) or 0)
     elif op == "settle":
         extra = float(request.get("max_seconds", 0) or 0)
-    return base + max(extra, 0.0)
+    return min(base + max(extra, 0.0), MAX_REQUEST_TIMEOUT)

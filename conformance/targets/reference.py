@@ -25,7 +25,21 @@ class ReferenceTarget:
         self.description = "reference" + (f" (mutant {mutant})" if mutant else "")
 
     def request(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        self.cluster, answer = step(self.cluster, request)
+        """Step the cluster; a crash inside the reference answers 500, as over stdio."""
+        try:
+            self.cluster, answer = step(self.cluster, request)
+        except Exception as e:  # any bug in the reference is the target's fault
+            return {
+                "ok": False,
+                "status": {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "code": 500,
+                    "reason": "InternalError",
+                    "message": f"{type(e).__name__}: {e}",
+                },
+            }
         return answer
 
     def close(self) -> None:

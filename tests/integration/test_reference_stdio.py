@@ -75,7 +75,12 @@ GARBAGE: list[tuple[str, bytes, int | None, int]] = [
     ("settle-negative", line({"id": 22, "op": "settle", "max_seconds": -5}), 22, 400),
     ("reset-string-seed", line({"id": 23, "op": "reset", "seed": "x"}), 23, 400),
     ("hello-wrong-protocol", line({"id": 24, "op": "hello", "protocol": 99}), 24, 400),
-    ("get-unknown-kind", line({"id": 25, "op": "get", "kind": "Frobnicator", "name": "x"}), 25, 404),
+    (
+        "get-unknown-kind",
+        line({"id": 25, "op": "get", "kind": "Frobnicator", "name": "x"}),
+        25,
+        404,
+    ),
     (
         "create-unknown-kind",
         line({"id": 26, "op": "create", "object": {"kind": "Frob", "metadata": {"name": "x"}}}),
@@ -94,9 +99,7 @@ def garbage_session(kubeprop_argv: list[str]) -> dict[str, tuple[dict[str, Any],
         lines += [raw, line({"id": 1000 + n, **HELLO})]
     answers = serve(kubeprop_argv, lines)
     assert len(answers) == len(lines), "every line gets exactly one answer"
-    return {
-        case: (answers[2 * n], answers[2 * n + 1]) for n, (case, _, _, _) in enumerate(GARBAGE)
-    }
+    return {case: (answers[2 * n], answers[2 * n + 1]) for n, (case, _, _, _) in enumerate(GARBAGE)}
 
 
 @pytest.mark.parametrize(("case", "raw", "rid", "code"), GARBAGE, ids=[g[0] for g in GARBAGE])
@@ -120,7 +123,9 @@ def test_garbage_gets_one_error_and_the_target_keeps_serving(
 
 
 def test_blank_lines_are_ignored(kubeprop_argv: list[str]) -> None:
-    answers = serve(kubeprop_argv, [b"", line({"id": 1, **HELLO}), b"   ", line({"id": 2, **HELLO})])
+    answers = serve(
+        kubeprop_argv, [b"", line({"id": 1, **HELLO}), b"   ", line({"id": 2, **HELLO})]
+    )
     assert [(a["id"], a["ok"]) for a in answers] == [(1, True), (2, True)]
 
 
