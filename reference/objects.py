@@ -13,7 +13,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["decode", "deleting", "encode", "finalizers", "labels", "meta", "owner_refs"]
+__all__ = [
+    "decode",
+    "decode_all",
+    "deleting",
+    "encode",
+    "finalizers",
+    "labels",
+    "meta",
+    "owner_refs",
+]
 
 
 def encode(obj: Mapping[str, Any]) -> str:
@@ -23,6 +32,12 @@ def encode(obj: Mapping[str, Any]) -> str:
 def decode(text: str) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(text)
     return value
+
+
+def decode_all(texts: list[str]) -> list[dict[str, Any]]:
+    """Decode many stored objects with one parse."""
+    values: list[dict[str, Any]] = json.loads("[" + ",".join(texts) + "]")
+    return values
 
 
 def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
