@@ -27,9 +27,15 @@ from rich.table import Table
 from conformance import __version__
 from conformance.plugin import levels_for, outcome_of, summarize
 from conformance.profiles import PROFILES
-from conformance.runner import LevelOutcome, TargetRefused, hello, replay, run_level
+from conformance.runner import LEVELS, LevelOutcome, TargetRefused, hello, replay, run_level
 from conformance.scenario import ScenarioError, load_scenario
-from conformance.targets import ReferenceTarget, TargetFault, TargetSpecError, open_target
+from conformance.targets import (
+    ReferenceTarget,
+    TargetFault,
+    TargetSpecError,
+    open_target,
+    serves,
+)
 from properties.laws import LAWS, UnknownLaw, laws_for
 
 __all__ = ["main"]
@@ -129,7 +135,18 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     levels = levels_for(args.only)
     profile = PROFILES[args.profile]
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    target = open_target(args.target, request_timeout=args.request_timeout)
+    if not serves(args.target):
+        open_target(args.target)  # raises, naming the spec
+    kinds = [
+        k
+        for k in dict.fromkeys(LEVELS[level].target_kind for level in levels)
+        if k in serves(args.target)
+    ]
+    if not kinds:
+        raise UsageError(
+            f"target {args.target!r} serves none of the levels asked ({', '.join(levels)})"
+        )
+    target = open_target(args.target, kind=kinds[0], request_timeout=args.request_timeout)  # type: ignore[arg-type]
     try:
         info = hello(target)
     finally:
@@ -286,7 +303,13 @@ def _report_run(
 
 def _replay(args: argparse.Namespace, console: Console) -> int:
     scenario = load_scenario(args.file)
-    target = open_target(args.target, request_timeout=args.request_timeout)
+    if scenario.level not in LEVELS:
+        raise UsageError(f"{args.file}: level {scenario.level!r} has no machine in this version")
+    target = open_target(
+        args.target,
+        kind=LEVELS[scenario.level].target_kind,  # type: ignore[arg-type]
+        request_timeout=args.request_timeout,
+    )
     try:
         outcome = replay(scenario, target, only=args.only)
     finally:
@@ -408,7 +431,10 @@ def _mutants(args: argparse.Namespace, console: Console) -> int:
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("mutants", total=len(selected))
         for mutant in selected:
-            target = ReferenceTarget(mutant=mutant.name)
+            target = open_target(
+                f"reference:{mutant.name}",
+                kind=LEVELS[mutant.level].target_kind,  # type: ignore[arg-type]
+            )
             shrink = args.counterexamples is not None
             outcome = run_level(
                 mutant.level,

@@ -24,7 +24,7 @@ import pytest
 from conformance import __version__
 from conformance.profiles import PROFILES, Profile
 from conformance.runner import LEVELS, LevelOutcome, hello, run_level
-from conformance.targets import Target, TargetFault, open_target
+from conformance.targets import Target, TargetFault, TargetKind, open_target, serves
 from properties.laws import LAWS, UnknownLaw, laws_for
 from properties.trace import TargetInfo
 
@@ -102,7 +102,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @attrs.define
 class KubepropSession:
-    """Per worker: the open target, what it said in hello, and the run's settings."""
+    """Per worker: the open targets (one per kind the spec serves), and the run's settings."""
 
     spec: str
     profile: Profile
@@ -110,18 +110,33 @@ class KubepropSession:
     seed: int
     failures: Path
     request_timeout: float
-    _target: Target | None = None
-    _info: TargetInfo | None = None
+    _targets: dict[str, tuple[Target, TargetInfo]] = attrs.field(factory=dict)
 
-    def target(self) -> tuple[Target, TargetInfo]:
-        if self._target is None:
-            self._target = open_target(self.spec, request_timeout=self.request_timeout)
-            self._info = hello(self._target)
-        assert self._info is not None
-        return self._target, self._info
+    def target(self, kind: TargetKind) -> tuple[Target, TargetInfo]:
+        if kind not in self._targets:
+            target = open_target(self.spec, kind=kind, request_timeout=self.request_timeout)
+            try:
+                self._targets[kind] = (target, hello(target))
+            except BaseException:
+                target.close()
+                raise
+        return self._targets[kind]
 
     def run(self, level: str, shard: int) -> LevelOutcome:
-        target, info = self.target()
+        kind = LEVELS[level].target_kind
+        if kind not in serves(self.spec):
+            return LevelOutcome(
+                level=level,
+                shard=shard,
+                status="empty",
+                laws=(),
+                skipped={law.id: f"needs a {kind} target" for law in laws_for(level)},
+                examples=0,
+                steps=0,
+                seconds=0.0,
+                seed=self.seed,
+            )
+        target, info = self.target(kind)  # type: ignore[arg-type]
         return run_level(
             level,
             target,
@@ -134,9 +149,13 @@ class KubepropSession:
             target_spec=self.spec,
         )
 
+    def info(self) -> TargetInfo | None:
+        found = next(iter(self._targets.values()), None)
+        return found[1] if found else None
+
     def close(self) -> None:
-        if self._target is not None:
-            self._target.close()
+        for target, _ in self._targets.values():
+            target.close()
 
 
 @pytest.fixture(scope="session")
@@ -187,7 +206,7 @@ def run_shard(
             message=str(fault),
             report=f"target fault: {fault}",
         )
-    record(request.node.user_properties, outcome, session._info)
+    record(request.node.user_properties, outcome, session.info())
     if outcome.status == "failed":
         pytest.fail(outcome.report or outcome.message or "law violated", pytrace=False)
     if outcome.status == "fault":

@@ -20,8 +20,10 @@ from conformance import __version__
 from conformance.machines.api import ApiMachine
 from conformance.machines.base import Driver, LawViolated, TargetAborted
 from conformance.machines.runtime import LevelMachine, Session, bind
+from conformance.machines.store import StoreMachine
 from conformance.profiles import Profile, hypothesis_settings
 from conformance.scenario import Scenario, Step, save_scenario
+from conformance.targets import open_target
 from conformance.targets.base import Target, TargetFault
 from properties.laws import Law, laws_for
 from properties.trace import TargetInfo
@@ -30,6 +32,7 @@ __all__ = [
     "LEVELS",
     "LevelOutcome",
     "hello",
+    "reference_target",
     "render_failure",
     "replay",
     "run_level",
@@ -37,7 +40,13 @@ __all__ = [
 ]
 
 #: Levels that have a machine in this version, in the order they run.
-LEVELS: dict[str, type[LevelMachine]] = {"api": ApiMachine}
+LEVELS: dict[str, type[LevelMachine]] = {"api": ApiMachine, "store": StoreMachine}
+
+
+def reference_target(level: str, mutant: str | None = None) -> Target:
+    """The reference (or one of its mutants) as the kind of target `level` drives."""
+    spec = f"reference:{mutant}" if mutant else "reference"
+    return open_target(spec, kind=LEVELS[level].target_kind)  # type: ignore[arg-type]
 
 
 class TargetRefused(Exception):

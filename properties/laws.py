@@ -111,4 +111,5 @@ def laws_for(selector: str | None = None) -> list[Law]:
 
 def _load_all() -> None:
     # Importing a level's module registers its laws.
-    import properties.api  # noqa: F401
+    import properties.api
+    import properties.store  # noqa: F401

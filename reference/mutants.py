@@ -8,7 +8,7 @@ reference --mutant NAME` serves one over stdio so that anyone can try.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -20,8 +20,9 @@ from reference.api.validation import validate
 from reference.cluster import Components
 from reference.controllers import GarbageCollector, NamespaceController
 from reference.controllers.garbagecollector import resolve_by_uid
+from reference.store import Compare, DeleteRange, Event, RangeResult, Store, TxnResult
 
-__all__ = ["MUTANTS", "Mutant", "UnknownMutant", "components_for"]
+__all__ = ["MUTANTS", "Mutant", "UnknownMutant", "components_for", "store_for"]
 
 
 @attrs.frozen
@@ -32,7 +33,8 @@ class Mutant:
     law: str
     description: str
     bug: str
-    build: Callable[[], Components] = attrs.field(repr=False)
+    #: Builds the mutated part: `Components` for cluster levels, a `Store` for the store level.
+    build: Callable[[], Any] = attrs.field(repr=False)
 
 
 class UnknownMutant(KeyError):
@@ -276,10 +278,155 @@ _MORE = (
 MUTANTS.update({m.name: m for m in _MORE})
 
 
+# -- the store ---------------------------------------------------------------------------------
+
+
+class _WatchDropsAnEvent(Store):
+    """A watch loses the first event after its start revision (etcd#15271, #18089)."""
+
+    def events_after(
+        self, revision: int, key: str = "", range_end: str | None = "\0"
+    ) -> tuple[Event, ...]:
+        return super().events_after(revision, key, range_end)[1:]
+
+
+class _WatchRepeatsAnEvent(Store):
+    """A watch delivers its first event twice (a resumed stream replaying one revision)."""
+
+    def events_after(
+        self, revision: int, key: str = "", range_end: str | None = "\0"
+    ) -> tuple[Event, ...]:
+        events = super().events_after(revision, key, range_end)
+        return events[:1] + events
+
+
+class _DeleteReusesRevision(Store):
+    """A transaction of deletes only does not advance the store's revision."""
+
+    def txn(
+        self, compares: Sequence[Compare], success: Sequence[Any], failure: Sequence[Any] = ()
+    ) -> tuple[Store, TxnResult]:
+        store, result = super().txn(compares, success, failure)
+        ops = success if result.succeeded else failure
+        if store is not self and all(isinstance(op, DeleteRange) for op in ops):
+            store = attrs.evolve(store, revision=self.revision)
+            result = attrs.evolve(result, revision=self.revision)
+        return store, result
+
+
+class _ComparesIgnored(Store):
+    """Every transaction takes its success branch, whatever its compares say."""
+
+    def _holds(self, compare: Compare) -> bool:
+        return True
+
+
+class _CompactionIgnored(Store):
+    """Compaction is acknowledged but forgets nothing."""
+
+    def compact(self, revision: int) -> Store:
+        super().compact(revision)  # the same refusals as a real compaction
+        return attrs.evolve(self, compact_revision=self.compact_revision)
+
+
+class _PastReadsSeeThePresent(Store):
+    """A range ignores the revision it is asked for and reads the current state."""
+
+    def range(self, key: str, range_end: str | None = None, revision: int = 0) -> RangeResult:
+        if revision:
+            self._check_readable(revision)
+        return super().range(key, range_end, 0)
+
+
+class _BackupLosesDeletions(Store):
+    """A backup keeps only live keys: the history of deleted keys is gone after a restore."""
+
+    def image(self, encode: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
+        image = super().image(encode)
+        live = {k for k in self.current}
+        image["keys"] = {k: v for k, v in image["keys"].items() if k in live}
+        image["log"] = [e for e in image["log"] if e["key"] in live]
+        return image
+
+
+_STORE_MUTANTS = (
+    Mutant(
+        "watch-drops-an-event",
+        "store",
+        "store.watch-delivers-history",
+        "a watch loses the first event after its start revision",
+        "etcd#15271, etcd#18089",
+        _WatchDropsAnEvent,
+    ),
+    Mutant(
+        "watch-repeats-an-event",
+        "store",
+        "store.watch-delivers-history",
+        "a watch delivers an event twice",
+        "etcd robustness: watch `unique` validator",
+        _WatchRepeatsAnEvent,
+    ),
+    Mutant(
+        "delete-reuses-revision",
+        "store",
+        "store.revision-counts-writes",
+        "a delete does not raise the revision, so the next write reuses it",
+        "etcd#17780 (revision decreasing after a crash during compaction)",
+        _DeleteReusesRevision,
+    ),
+    Mutant(
+        "compares-ignored",
+        "store",
+        "store.txn-follows-compares",
+        "every transaction runs its success branch",
+        "compare-and-swap, the basis of Kubernetes' optimistic concurrency",
+        _ComparesIgnored,
+    ),
+    Mutant(
+        "compaction-ignored",
+        "store",
+        "store.compaction-forgets",
+        "compaction is acknowledged but reads below it still work",
+        "etcd compaction contract (ErrCompacted)",
+        _CompactionIgnored,
+    ),
+    Mutant(
+        "past-reads-see-the-present",
+        "store",
+        "store.reads-match-history",
+        "a range at a past revision answers the current values",
+        "MVCC reads at a revision (the List resourceVersion=Exact contract of Kubernetes)",
+        _PastReadsSeeThePresent,
+    ),
+    Mutant(
+        "backup-loses-deletions",
+        "store",
+        "store.backup-restores-everything",
+        "a backup keeps only live keys, losing the history of deleted ones",
+        "etcd snapshot save/restore keeps the whole MVCC history",
+        _BackupLosesDeletions,
+    ),
+)
+MUTANTS.update({m.name: m for m in _STORE_MUTANTS})
+
+
 def components_for(mutant: str | None) -> Components:
+    """The cluster a cluster-level mutant is made of (the standard one for None)."""
     if mutant is None:
         return Components()
-    try:
-        return MUTANTS[mutant].build()
-    except KeyError:
-        raise UnknownMutant(mutant) from None
+    found = MUTANTS.get(mutant)
+    if found is None or found.level == "store":
+        raise UnknownMutant(mutant)
+    built: Components = found.build()
+    return built
+
+
+def store_for(mutant: str | None) -> Store:
+    """An empty store, of the mutant's class when a store mutant is named."""
+    if mutant is None:
+        return Store()
+    found = MUTANTS.get(mutant)
+    if found is None or found.level != "store":
+        raise UnknownMutant(mutant)
+    built: Store = found.build()
+    return built

@@ -300,6 +300,10 @@ class Store:
         return bool(actual < operand)
 
     # -- maintenance -----------------------------------------------------------------------
+    def image(self, encode: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
+        """What `snapshot` writes (a method, so that a mutant store can lose something)."""
+        return _image(self, encode)
+
     def compact(self, revision: int) -> Store:
         """Forget every version superseded at `revision` and every event up to it."""
         if revision <= self.compact_revision:
@@ -349,6 +353,10 @@ def _compact_versions(
 
 def snapshot(store: Store, encode: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
     """A JSON-able image of the whole store, history included (etcd's `snapshot save`)."""
+    return store.image(encode)
+
+
+def _image(store: Store, encode: Callable[[Any], Any]) -> dict[str, Any]:
 
     def kv_json(kv: KeyValue) -> dict[str, Any]:
         return {
@@ -376,7 +384,11 @@ def snapshot(store: Store, encode: Callable[[Any], Any] = lambda v: v) -> dict[s
     }
 
 
-def restore(image: dict[str, Any], decode: Callable[[Any], Any] = lambda v: v) -> Store:
+def restore(
+    image: dict[str, Any],
+    decode: Callable[[Any], Any] = lambda v: v,
+    cls: type[Store] = Store,
+) -> Store:
     """Rebuild the store a `snapshot` was taken of; `restore(snapshot(s)) == s`."""
     history: dict[str, PVector[tuple[int, KeyValue | None]]] = {}
     current: dict[str, KeyValue] = {}
@@ -402,7 +414,7 @@ def restore(image: dict[str, Any], decode: Callable[[Any], Any] = lambda v: v) -
             latest = entries[-1][1]
             current[key] = latest
     log = list(_rebuild_log(image["log"], history))
-    return Store(
+    return cls(
         revision=image["revision"],
         compact_revision=image["compact_revision"],
         current=pmap(current),

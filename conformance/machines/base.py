@@ -72,6 +72,8 @@ class Actions:
     """Base of a level's actions. Subclasses define `@action` methods."""
 
     level: ClassVar[str] = ""
+    #: The request that observes the target after every step (None: none).
+    observation: ClassVar[Mapping[str, Any] | None] = {"op": "snapshot"}
 
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
@@ -116,7 +118,8 @@ class Driver:
         self._current = []
         try:
             fn(**args)
-            self.send({"op": "snapshot"}, keep=False)
+            if self.actions.observation is not None:
+                self.send(self.actions.observation, keep=False)
         except Unsupported:
             pass
         self.trace = self.trace.add_step(self._current)

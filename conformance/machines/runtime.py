@@ -37,6 +37,8 @@ class Session:
 class LevelMachine(RuleBasedStateMachine):
     actions_class: ClassVar[type[Actions]]
     session: ClassVar[Session]
+    #: The kind of target the level drives: a cluster (docs/protocol.md) or a store.
+    target_kind: ClassVar[str] = "cluster"
     final_settle_seconds: ClassVar[float] = 600
 
     def __init__(self) -> None:

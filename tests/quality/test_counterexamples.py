@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from conformance.runner import replay
+from conformance.runner import reference_target, replay
 from conformance.scenario import Scenario, load_scenario
-from conformance.targets import ReferenceTarget
 from properties.laws import LAWS, laws_for
 from reference.mutants import MUTANTS
 
 pytestmark = pytest.mark.quality
+
 
 DIRECTORY = Path(__file__).resolve().parents[2] / "fixtures" / "counterexamples"
 FILES = sorted(DIRECTORY.glob("*.jsonl"))
@@ -62,14 +62,14 @@ def test_counterexample_header_names_its_mutant_and_law(stored: tuple[str, Scena
 
 def test_counterexample_fails_its_mutant_with_its_law(stored: tuple[str, Scenario]) -> None:
     mutant, scenario = stored
-    outcome = replay(scenario, ReferenceTarget(mutant=mutant))
+    outcome = replay(scenario, reference_target(scenario.level, mutant))
     assert outcome.status == "failed", f"{mutant}: {outcome.status}: {outcome.message}"
     assert outcome.law == scenario.about.get("law"), outcome.message
     assert outcome.steps_run == len(scenario.steps), "the last step must be the one that fails"
 
 
-def test_counterexample_passes_the_clean_reference(stored: tuple[str, Scenario]) -> None:
+def test_counterexample_passes_the_cleanreference_target(stored: tuple[str, Scenario]) -> None:
     mutant, scenario = stored
-    outcome = replay(scenario, ReferenceTarget())
+    outcome = replay(scenario, reference_target(scenario.level))
     assert outcome.status == "passed", f"{mutant}: {outcome.status}: {outcome.message}"
     assert outcome.steps_run == len(scenario.steps)

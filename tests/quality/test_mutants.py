@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from conformance.profiles import PROFILES
-from conformance.runner import LEVELS, hello, replay, run_level
+from conformance.runner import LEVELS, hello, reference_target, replay, run_level
 from conformance.scenario import load_scenario
-from conformance.targets import ReferenceTarget
 from properties.laws import LAWS, laws_for
 from reference.mutants import MUTANTS
 
 pytestmark = pytest.mark.quality
+
 
 PROFILE = PROFILES["mutants"]
 
@@ -37,7 +37,7 @@ def test_mutant_is_documented_against_a_law_of_its_level(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_mutant_is_killed(name: str, tmp_path: Path) -> None:
     mutant = MUTANTS[name]
-    target = ReferenceTarget(mutant=name)
+    target = reference_target(MUTANTS[name].level, name)
     outcome = run_level(
         mutant.level,
         target,
@@ -55,7 +55,7 @@ def test_mutant_is_killed(name: str, tmp_path: Path) -> None:
     assert outcome.law is not None and outcome.law in outcome.laws
     assert outcome.scenario_file is not None
     scenario = load_scenario(Path(outcome.scenario_file))
-    clean = replay(scenario, ReferenceTarget())
+    clean = replay(scenario, reference_target(scenario.level))
     assert clean.status == "passed", (
         f"mutant {name} was 'killed' by {outcome.law}, but the scenario that killed it also"
         f" fails on the clean reference ({clean.status}):\n{clean.message}"
@@ -64,7 +64,7 @@ def test_mutant_is_killed(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("level", list(LEVELS))
 def test_clean_reference_passes_the_mutants_profile(level: str) -> None:
-    target = ReferenceTarget()
+    target = reference_target(level)
     outcome = run_level(level, target, hello(target), PROFILE, seed=0, shrink=False)
     assert outcome.status == "passed", outcome.report or outcome.message
     assert outcome.examples > 0 and outcome.laws
