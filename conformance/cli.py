@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", help="write the JSON report here")
     run.add_argument("--seed", type=int, help="the run's seed (default: random, reported)")
     run.add_argument(
+        "--examples", type=int, metavar="N", help="examples per level (for slow targets)"
+    )
+    run.add_argument(
         "--failures-dir", default="kubeprop-failures", help="where failing scenarios are written"
     )
     run.set_defaults(handler=_run)
@@ -184,6 +187,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         ]
         if args.only:
             pytest_args += ["--only", args.only]
+        if args.examples:
+            pytest_args += ["--examples", str(args.examples)]
         if args.jobs > 1:
             pytest_args += ["-n", str(args.jobs)]
         if args.junit:

@@ -48,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--seed", type=int, default=None, help="the run's seed (default: random)")
     group.addoption("--shards", type=int, default=None, help="shards per level (profile's default)")
+    group.addoption(
+        "--examples", type=int, default=None, help="examples per level (the profile's by default)"
+    )
     group.addoption("--request-timeout", type=float, default=30.0, help="seconds per request")
     group.addoption("--kubeprop-json", default=None, help="write the JSON report to this file")
     group.addoption(
@@ -158,11 +161,17 @@ class KubepropSession:
             target.close()
 
 
+def _profile(config: pytest.Config) -> Profile:
+    profile = PROFILES[config.getoption("--profile")]
+    examples = config.getoption("--examples")
+    return profile if examples is None else attrs.evolve(profile, max_examples=examples)
+
+
 @pytest.fixture(scope="session")
 def kubeprop_session(pytestconfig: pytest.Config) -> Iterator[KubepropSession]:
     session = KubepropSession(
         spec=pytestconfig.getoption("--target"),
-        profile=PROFILES[pytestconfig.getoption("--profile")],
+        profile=_profile(pytestconfig),
         only=pytestconfig.getoption("--only"),
         seed=pytestconfig.getoption("--seed"),
         failures=Path(pytestconfig.getoption("--kubeprop-failures")),
