@@ -373,8 +373,10 @@ def watch_delivers_history(trace: Trace, info: TargetInfo) -> Iterator[Violation
     for ex, model in fold_store(trace):
         if ex.op != "kv.watch" or not ex.ok or model.revision is None:
             continue
-        if int(ex.request["start_revision"]) < model.compacted:
-            continue  # the compaction law judges watches below the compacted revision
+        if int(ex.request["start_revision"]) <= model.compacted:
+            # The compaction law judges watches below the compacted revision; one from exactly
+            # there may miss the deletions made at it (etcd drops their tombstones).
+            continue
         expected = _expected_events(model, ex.request)
         actual = [_event_view(e) for e in ex.answer.get("events") or ()]
         if actual != expected:
