@@ -449,6 +449,26 @@ class ApiMachine(LevelMachine):
         )
         return {"kind": kind, "namespace": namespace or "default", "name": name}
 
+    @rule(
+        target=objects,
+        kind=st.sampled_from(KINDS),
+        name=st.sampled_from(NAMES),
+        owner_index=st.integers(0, 15),
+    )
+    def create_held_blocker(self, kind: str, name: str, owner_index: int) -> Any:
+        """A dependent that blocks its owner's foreground deletion and is held by a finalizer."""
+        self.do(
+            "create_dependent",
+            kind=kind,
+            name=name,
+            owner_index=owner_index,
+            block=True,
+            namespace=None,
+            second_owner_index=None,
+            finalizer=True,
+        )
+        return {"kind": kind, "namespace": "default", "name": name}
+
     @rule(target=objects, key=_keys, owner=st.sampled_from(NAMESPACES[1:]))
     def create_owned_by_namespace(self, key: dict[str, str], owner: str) -> Any:
         owner_key = {"kind": "Namespace", "namespace": "", "name": owner}
