@@ -1,9 +1,7 @@
 """The garbage collector (pkg/controller/garbagecollector), as a level-triggered reducer.
 
-It reads owner references from its view (its dependency graph, which may
-lag) and confirms each owner with a live GET, as upstream does before it
-deletes anything. Identity is the owner's uid at the owner's coordinates:
-kind, name, and the dependent's namespace for namespaced owner kinds.
+Identity is the owner's uid at the owner's coordinates: kind, name, and the
+dependent's namespace for namespaced owner kinds.
 """
 
 from __future__ import annotations
@@ -27,14 +25,9 @@ Resolution = Any | Literal["absent", "invalid"]
 
 
 def resolve_by_coordinates(
-    view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any]
+    view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any], live: bool
 ) -> Resolution:
-    """upstream's isDangling: the owner by kind and name, in the dependent's namespace.
-
-    The GC's graph (its view) decides what it looks at; an owner the graph
-    still holds is taken as it is there, and one the graph lacks is
-    confirmed absent by a live GET before anything is deleted.
-    """
+    """upstream's isDangling: the owner by kind and name, in the dependent's namespace."""
     kind = KINDS.get(ref.get("kind", ""))
     if kind is None:
         return "invalid"
@@ -42,21 +35,26 @@ def resolve_by_coordinates(
     if kind.namespaced and not namespace:
         return "invalid"
     coordinates = (kind, namespace if kind.namespaced else "", ref.get("name", ""))
-    for owner in (view.get(*coordinates), view.live_get(*coordinates)):
-        if owner is not None and owner["metadata"]["uid"] == ref.get("uid"):
-            return owner
-    return "absent"
+    owner = view.live_get(*coordinates) if live else view.get(*coordinates)
+    if owner is None or owner["metadata"]["uid"] != ref.get("uid"):
+        return "absent"
+    return owner
 
 
-def resolve_by_uid(view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any]) -> Resolution:
+def resolve_by_uid(
+    view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any], live: bool
+) -> Resolution:
     """Owner lookup by uid alone, wherever the object lives (the bug of kubernetes#65200)."""
-    for kv in view.live.current.values():
-        obj = decode(kv.value)
+    objects = (
+        (decode(kv.value) for kv in view.live.current.values()) if live else view.all_objects()
+    )
+    for obj in objects:
         if obj["metadata"]["uid"] == ref.get("uid"):
             return obj
     return "absent"
 
 
+Resolver = Callable[[View, Mapping[str, Any], Mapping[str, Any], bool], Resolution]
 OrphanHandler = Callable[[Mapping[str, Any], list[Mapping[str, Any]]], list[dict[str, Any]]]
 
 
@@ -69,11 +67,26 @@ def strip_owner_references(
 
 
 @attrs.frozen
+class _Classified:
+    solid: tuple[Mapping[str, Any], ...] = ()
+    dangling: tuple[Mapping[str, Any], ...] = ()
+    waiting: tuple[Mapping[str, Any], ...] = ()
+    invalid: bool = False
+
+
+@attrs.frozen
 class GarbageCollector:
+    """The view triggers, a live read decides.
+
+    The GC's view is its dependency graph, fed by events that may lag: it
+    acts on an object only when its view says an owner is gone or waiting
+    for its dependents, as upstream's workers act on graph events. Before it
+    writes anything it reads the objects involved live, as upstream's
+    `isDangling` and `removeFinalizer` do, and decides on what it read.
+    """
+
     name: str = "garbagecollector"
-    resolve_owner: Callable[[View, Mapping[str, Any], Mapping[str, Any]], Resolution] = (
-        resolve_by_coordinates
-    )
+    resolve_owner: Resolver = resolve_by_coordinates
     orphan: OrphanHandler = strip_owner_references
     #: Foreground deletion waits for dependents with blockOwnerDeletion (False: it does not).
     wait_for_blocking_dependents: bool = True
@@ -95,59 +108,81 @@ class GarbageCollector:
                 writes.extend(self._finish_owner(view, owner, graph))
         for dependent in objects:
             if owner_refs(dependent) and not deleting(dependent):
-                writes.extend(self._attempt_to_delete(view, dependent, graph))
+                writes.extend(self._attempt_to_delete(view, dependent))
         return Reconcile(tuple(writes))
 
-    def _dependents(
-        self, view: View, owner: Mapping[str, Any], graph: Mapping[str, list[Mapping[str, Any]]]
-    ) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
-        uid = owner["metadata"]["uid"]
-        found = []
-        for dependent in graph.get(uid, []):
-            for ref in owner_refs(dependent):
-                if ref.get("uid") != uid:
-                    continue
-                resolved = self.resolve_owner(view, dependent, ref)
-                if not isinstance(resolved, str) and resolved["metadata"]["uid"] == uid:
-                    found.append((dependent, ref))
-        return found
+    def _live(self, view: View, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The object as it is now, if it is still the same object (same uid)."""
+        m = meta(obj)
+        current = view.live_get(obj["kind"], m.get("namespace", ""), m["name"])
+        if current is None or current["metadata"]["uid"] != m["uid"]:
+            return None
+        return current  # type: ignore[no-any-return]
 
     def _finish_owner(
         self, view: View, owner: Mapping[str, Any], graph: Mapping[str, list[Mapping[str, Any]]]
     ) -> list[dict[str, Any]]:
-        fins = finalizers(owner)
-        dependents = self._dependents(view, owner, graph)
+        live_owner = self._live(view, owner)
+        if live_owner is None:
+            return []
+        uid = owner["metadata"]["uid"]
+        dependents: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+        for seen in graph.get(uid, []):
+            dependent = self._live(view, seen)
+            if dependent is None:
+                continue
+            for ref in owner_refs(dependent):
+                if ref.get("uid") != uid:
+                    continue
+                resolved = self.resolve_owner(view, dependent, ref, True)
+                if not isinstance(resolved, str) and resolved["metadata"]["uid"] == uid:
+                    dependents.append((dependent, ref))
+        fins = finalizers(live_owner)
         if FINALIZER_ORPHAN in fins:
             if dependents:
-                return self.orphan(owner, [d for d, _ in dependents])
-            return [_remove_finalizer(owner, FINALIZER_ORPHAN)]
+                return self.orphan(live_owner, [d for d, _ in dependents])
+            return [_remove_finalizer(live_owner, FINALIZER_ORPHAN)]
         if FINALIZER_FOREGROUND in fins:
             blocking = [d for d, ref in dependents if ref.get("blockOwnerDeletion")]
             if not blocking or not self.wait_for_blocking_dependents:
-                return [_remove_finalizer(owner, FINALIZER_FOREGROUND)]
+                return [_remove_finalizer(live_owner, FINALIZER_FOREGROUND)]
         return []
 
-    def _attempt_to_delete(
-        self, view: View, item: Mapping[str, Any], graph: Mapping[str, list[Mapping[str, Any]]]
-    ) -> list[dict[str, Any]]:
+    def _classify(self, view: View, item: Mapping[str, Any], live: bool) -> _Classified:
         solid, dangling, waiting = [], [], []
         for ref in owner_refs(item):
-            resolved = self.resolve_owner(view, item, ref)
+            resolved = self.resolve_owner(view, item, ref, live)
             if resolved == "invalid":
-                return []
+                return _Classified(invalid=True)
             if resolved == "absent":
                 dangling.append(ref)
             elif deleting(resolved) and FINALIZER_FOREGROUND in finalizers(resolved):
                 waiting.append(ref)
             else:
                 solid.append(ref)
-        if solid and (self.spare_items_with_live_owners or not dangling):
-            if not dangling and not waiting:
+        return _Classified(tuple(solid), tuple(dangling), tuple(waiting))
+
+    def _attempt_to_delete(self, view: View, seen: Mapping[str, Any]) -> list[dict[str, Any]]:
+        trigger = self._classify(view, seen, live=False)
+        if trigger.invalid or not (trigger.dangling or trigger.waiting):
+            return []
+        item = self._live(view, seen)
+        if item is None or deleting(item):
+            return []
+        found = self._classify(view, item, live=True)
+        if found.invalid:
+            return []
+        if found.solid and (self.spare_items_with_live_owners or not found.dangling):
+            if not found.dangling and not found.waiting:
                 return []
-            gone = {r.get("uid") for r in dangling + waiting}
+            gone = {r.get("uid") for r in found.dangling + found.waiting}
             return [_set_refs(item, [r for r in owner_refs(item) if r.get("uid") not in gone])]
-        has_dependents = bool(graph.get(item["metadata"]["uid"]))
-        if waiting and has_dependents:
+        has_dependents = any(
+            ref.get("uid") == item["metadata"]["uid"]
+            for other in view.all_objects()
+            for ref in owner_refs(other)
+        )
+        if found.waiting and has_dependents:
             policy = "Foreground"
         elif FINALIZER_ORPHAN in finalizers(item):
             policy = "Orphan"
