@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args, console)
         return code
-    except (UsageError, UnknownLaw, TargetSpecError, ScenarioError, KeyError) as e:
+    except (UsageError, UnknownLaw, TargetSpecError, ScenarioError, KeyError, ValueError) as e:
         errors.print(f"kubeprop: {e}", markup=False)
         return EXIT_USAGE
     except (TargetFault, TargetRefused) as e:
@@ -281,6 +281,9 @@ def _report_run(
         if outcome.status in ("failed", "fault") and outcome.report:
             console.rule(f"[red]{outcome.level} shard {outcome.shard}: {outcome.status}[/]")
             console.print(outcome.report, markup=False, soft_wrap=True)
+    unsupported = sorted({op for o in outcomes for op in o.unsupported})
+    if unsupported:
+        console.print(f"ops the target answered 501 (not used again): {', '.join(unsupported)}")
     failed = [o for o in outcomes if o.status == "failed"]
     faults = [o for o in outcomes if o.status == "fault"]
     ran = [o for o in outcomes if o.status != "empty"]

@@ -24,7 +24,7 @@ from conformance.machines.store import StoreMachine
 from conformance.profiles import Profile, hypothesis_settings
 from conformance.scenario import Scenario, Step, save_scenario
 from conformance.targets import open_target
-from conformance.targets.base import Target, TargetFault
+from conformance.targets.base import Target
 from properties.laws import Law, laws_for
 from properties.trace import TargetInfo
 
@@ -54,10 +54,7 @@ class TargetRefused(Exception):
 
 
 def hello(target: Target) -> TargetInfo:
-    try:
-        answer = target.request({"op": "hello", "protocol": 1})
-    except TargetFault:
-        raise
+    answer = target.request({"op": "hello", "protocol": 1})
     if not answer.get("ok"):
         status = answer.get("status") or {}
         raise TargetRefused(f"hello was refused: {status.get('code')} {status.get('message')}")

@@ -415,8 +415,10 @@ def components_for(mutant: str | None) -> Components:
     if mutant is None:
         return Components()
     found = MUTANTS.get(mutant)
-    if found is None or found.level == "store":
+    if found is None:
         raise UnknownMutant(mutant)
+    if found.level == "store":
+        raise ValueError(f"{mutant!r} is a mutant of the store; it has no cluster to serve")
     built: Components = found.build()
     return built
 
@@ -426,7 +428,9 @@ def store_for(mutant: str | None) -> Store:
     if mutant is None:
         return Store()
     found = MUTANTS.get(mutant)
-    if found is None or found.level != "store":
+    if found is None:
         raise UnknownMutant(mutant)
+    if found.level != "store":
+        raise ValueError(f"{mutant!r} is a mutant of the cluster, not of the store")
     built: Store = found.build()
     return built

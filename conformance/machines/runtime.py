@@ -30,8 +30,6 @@ class Session:
     unsupported: set[str] = attrs.field(factory=set)
     examples: int = 0
     steps: int = 0
-    #: Which settle/liveness steps ran, to tell "passed" from "never exercised".
-    teardown_settles: int = 0
 
 
 class LevelMachine(RuleBasedStateMachine):
@@ -69,7 +67,6 @@ class LevelMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         """End every example settled, so that liveness laws judge where the cluster got to."""
         if not self._failed and self.driver.steps:
-            self.session.teardown_settles += 1
             self.do("settle", max_seconds=self.final_settle_seconds)
 
 
