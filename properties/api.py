@@ -698,7 +698,7 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
 @law(
     "api.gc-foreground-waits",
     "An owner deleted with propagationPolicy Foreground stays until no dependent that blocks"
-    " owner deletion remains.",
+    " owner deletion, and existed when the deletion began, remains.",
     needs=("clock",),
     conformance=(
         _GC
@@ -732,7 +732,12 @@ def gc_foreground_waits(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     for uid, owner in foreground.items():
         if uid in now_uids or uid in overridden:
             continue
+        # Only dependents that existed when the deletion began: one created later may be
+        # missed by a garbage collector whose graph lags, upstream too.
+        earlier = _uids_when_deletion_began(trace, uid)
         for dep in now.values():
+            if _uid(dep) not in earlier:
+                continue
             for ref in _meta(dep).get("ownerReferences") or ():
                 if (
                     ref.get("uid") == uid
@@ -747,6 +752,20 @@ def gc_foreground_waits(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
                         owner,
                         dep,
                     )
+
+
+def _uids_when_deletion_began(trace: Trace, owner_uid: str | None) -> set[str | None]:
+    """The uids in the first snapshot that shows the owner in foreground deletion."""
+    for _, ex in trace.snapshots():
+        objects = ex.answer.get("objects") or ()
+        for obj in objects:
+            if (
+                _uid(obj) == owner_uid
+                and _deleting(obj)
+                and "foregroundDeletion" in _finalizers(obj)
+            ):
+                return {_uid(o) for o in objects}
+    return set()
 
 
 @law(

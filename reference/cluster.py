@@ -132,7 +132,9 @@ def new_cluster(seed: int = 0, components: Components | None = None) -> Cluster:
             system=True,
         )
     slots = pmap({c.name: ControllerSlot(state=c.initial_state()) for c in components.controllers})
-    return Cluster(seed, 0.0, api, components, slots, pvector([(0.0, api.store.revision)]))
+    # The first entry is the cluster as `reset` left it, for views reaching back before time 0.
+    revisions = pvector([(float("-inf"), api.store.revision)])
+    return Cluster(seed, 0.0, api, components, slots, revisions)
 
 
 # -- the control loop ------------------------------------------------------------------------------

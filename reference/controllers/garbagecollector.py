@@ -137,7 +137,8 @@ class GarbageCollector:
                 resolved = self.resolve_owner(view, dependent, ref, True)
                 if not isinstance(resolved, str) and resolved["metadata"]["uid"] == uid:
                     dependents.append((dependent, ref))
-        fins = finalizers(live_owner)
+        # Act on what the view saw (upstream's graph flags), decide on what is there now.
+        fins = [f for f in finalizers(live_owner) if f in finalizers(owner)]
         if FINALIZER_ORPHAN in fins:
             if dependents:
                 return self.orphan(live_owner, [d for d, _ in dependents])
