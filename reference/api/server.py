@@ -992,14 +992,16 @@ def _compact(
 
 def snapshot_objects(api: ApiState, policy: ApiPolicy = DEFAULT_POLICY) -> list[dict[str, Any]]:
     """Every object but Events, at the current revision, ordered by kind, namespace, name."""
-    kvs = [
-        kv
-        for kv in api.store.range("/registry/", "\0").kvs
-        if not kv.key.startswith("/registry/events/")
-    ]
-    items = read_objects(kvs, policy)
-    items.sort(key=lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-    return items
+    kvs = [kv for kv in api.store.current.values() if not kv.key.startswith("/registry/events/")]
+    kvs.sort(key=_snapshot_order)
+    return read_objects(kvs, policy)
+
+
+def _snapshot_order(kv: KeyValue) -> tuple[str, str, str]:
+    """(kind, namespace, name) from a key, so that sorting needs no decoding."""
+    parts = kv.key.split("/")  # "", "registry", plural, [namespace,] name
+    kind = kind_of_key(kv.key)
+    return (kind.name, parts[3], parts[4]) if kind.namespaced else (kind.name, "", parts[3])
 
 
 def _snapshot(
