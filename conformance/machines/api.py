@@ -457,17 +457,7 @@ class ApiMachine(LevelMachine):
     )
     def create_held_blocker(self, kind: str, name: str, owner_index: int) -> Any:
         """A dependent that blocks its owner's foreground deletion and is held by a finalizer."""
-        self.do(
-            "create_dependent",
-            kind=kind,
-            name=name,
-            owner_index=owner_index,
-            block=True,
-            namespace=None,
-            second_owner_index=None,
-            finalizer=True,
-        )
-        return {"kind": kind, "namespace": "default", "name": name}
+        return self.create_dependent(kind, name, owner_index, True, None, None, True)
 
     @rule(target=objects, key=_keys, owner=st.sampled_from(NAMESPACES[1:]))
     def create_owned_by_namespace(self, key: dict[str, str], owner: str) -> Any:

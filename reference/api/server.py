@@ -366,7 +366,7 @@ def _check_api_version(kind: Kind, obj: Mapping[str, Any]) -> None:
         )
 
 
-def _check_namespace_open(api: ApiState, kind: Kind, namespace: str, name: str) -> None:
+def _admit_to_namespace(api: ApiState, kind: Kind, namespace: str, name: str) -> None:
     if not kind.namespaced:
         return
     ns = api.store.get(KINDS["Namespace"].key("", namespace))
@@ -476,7 +476,7 @@ def _create(
     if causes:
         raise errors.invalid(kind.name, name, causes)
     # NamespaceLifecycle is validating admission: it runs after the strategy's validation.
-    _check_namespace_open(api, kind, namespace, name)
+    _admit_to_namespace(api, kind, namespace, name)
     key = kind.key(namespace, name)
     if api.store.get(key) is not None and policy.refuse_existing_on_create:
         raise errors.already_exists(kind.name, name)
