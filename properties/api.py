@@ -13,7 +13,16 @@ from typing import Any
 from properties.kinds import is_namespaced
 from properties.labels import InvalidSelectorError, parse_selector
 from properties.laws import law
-from properties.trace import Exchange, ObjectKey, TargetInfo, Trace, Violation, key_of, rv_of
+from properties.trace import (
+    Exchange,
+    ObjectKey,
+    TargetInfo,
+    Trace,
+    Violation,
+    key_of,
+    request_key,
+    rv_of,
+)
 from properties.validity import obvious_defects
 
 __all__: list[str] = []
@@ -65,20 +74,6 @@ def _content(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The object without its resourceVersion, to compare versions of it."""
     meta = {k: v for k, v in _meta(obj).items() if k != "resourceVersion"}
     return {**obj, "metadata": meta}
-
-
-def _request_key(request: Mapping[str, Any]) -> ObjectKey:
-    obj = request.get("object")
-    if isinstance(obj, Mapping):
-        key = key_of(obj)
-        if not key[1] and is_namespaced(key[0]):
-            return (key[0], str(request.get("namespace") or "default"), key[2])
-        return key
-    kind = str(request.get("kind", ""))
-    namespace = request.get("namespace")
-    if not namespace:
-        namespace = "default" if is_namespaced(kind) else ""
-    return (kind, str(namespace), str(request.get("name", "")))
 
 
 def _answer_object(ex: Exchange) -> Mapping[str, Any] | None:
@@ -250,7 +245,7 @@ def stale_precondition_conflicts(trace: Trace, info: TargetInfo) -> Iterator[Vio
     for ex in trace.last_step:
         if ex.op not in ("update", "patch", "delete"):
             continue
-        known = before.objects.get(_request_key(ex.request))
+        known = before.objects.get(request_key(ex.request))
         if known is None:
             continue
         given = _precondition_rv(ex)
@@ -310,7 +305,7 @@ def create_existing_conflicts(trace: Trace, info: TargetInfo) -> Iterator[Violat
     for ex in trace.last_step:
         if ex.op != "create" or not _meta(ex.request.get("object") or {}).get("name"):
             continue
-        key = _request_key(ex.request)
+        key = request_key(ex.request)
         existing = before.snapshot.get(key)
         namespace = before.snapshot.get(("Namespace", "", key[1])) if key[1] else None
         if obvious_defects(ex.request["object"]) or (
@@ -353,7 +348,7 @@ def deleted_stays_gone(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
                     obj,
                 )
         if ex.op == "get" and ex.ok and "clock" in info.capabilities:
-            key = _request_key(ex.request)
+            key = request_key(ex.request)
             was_deleted = any(before.uids.get(u) == key for u in before.dead)
             if was_deleted and key not in before.objects:
                 yield _violation(
@@ -639,7 +634,7 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
             continue
         if ex.op != "delete" or not ex.ok:
             continue
-        target = _request_key(ex.request)
+        target = request_key(ex.request)
         user_deleted.add(target)
         owner = _answer_object(ex)
         if ex.request.get("propagationPolicy") not in (None, "Orphan"):
@@ -722,7 +717,7 @@ def gc_foreground_waits(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     overridden = set()
     for ex in trace.last_step:
         if ex.op == "delete" and ex.ok:
-            known = before.snapshot.get(_request_key(ex.request))
+            known = before.snapshot.get(request_key(ex.request))
             if known is None:
                 continue
             if ex.request.get("propagationPolicy") == "Foreground":
@@ -786,7 +781,7 @@ def gc_spares_owned(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
         return
     now = trace.snapshot
     now_uids = {_uid(o) for o in now.values()}
-    touched = {_request_key(ex.request) for ex in trace.last_step if ex.op == "delete"}
+    touched = {request_key(ex.request) for ex in trace.last_step if ex.op == "delete"}
     for key, obj in before.snapshot.items():
         if _uid(obj) in now_uids or key in touched or _deleting(obj):
             continue
@@ -833,7 +828,7 @@ def namespace_deletion_empties(trace: Trace, info: TargetInfo) -> Iterator[Viola
         for ex in trace.last_step:
             if ex.op != "create":
                 continue
-            namespace = _request_key(ex.request)[1]
+            namespace = request_key(ex.request)[1]
             ns = before.snapshot.get(("Namespace", "", namespace)) if namespace else None
             if obvious_defects(ex.request.get("object") or {}):
                 continue  # validation answers first (422), before admission
@@ -1006,7 +1001,7 @@ def invalid_refused(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
     for ex in trace.last_step:
         if ex.op != "create" or not isinstance(ex.request.get("object"), Mapping):
             continue
-        namespace = _request_key(ex.request)[1]
+        namespace = request_key(ex.request)[1]
         if namespace and ("Namespace", "", namespace) not in before.snapshot:
             continue  # which refusal comes first is the server's business
         defects = obvious_defects(ex.request["object"])

@@ -15,21 +15,13 @@ from typing import Any
 
 import attrs
 
+from properties.keyranges import in_range
 from properties.laws import law
 from properties.trace import Exchange, TargetInfo, Trace, Violation
 
-__all__ = ["StoreModel", "fold_store", "in_range"]
+__all__ = ["StoreModel", "fold_store"]
 
 KV = dict[str, Any]
-
-
-def in_range(key: str, start: str, end: str | None) -> bool:
-    """etcd's key ranges: no end is the key itself, "\\0" every key from it, else [start, end)."""
-    if not end:
-        return key == start
-    if end == "\0":
-        return key >= start
-    return start <= key < end
 
 
 @attrs.define

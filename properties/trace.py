@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
 
+from properties.kinds import is_namespaced
+
 __all__ = [
     "Exchange",
     "ObjectKey",
@@ -26,6 +28,7 @@ __all__ = [
     "Trace",
     "Violation",
     "key_of",
+    "request_key",
     "rv_of",
 ]
 
@@ -216,11 +219,11 @@ class Trace:
                 if isinstance(obj, Mapping):
                     see(obj)
                 else:
-                    gone(_request_key(ex.request))
+                    gone(request_key(ex.request))
             elif op == "watch":
                 max_rv = max(max_rv, _int(answer.get("resourceVersion")))
         elif op in ("get", "delete", "update", "patch") and ex.code == 404:
-            key = _request_key(ex.request)
+            key = request_key(ex.request)
             gone(key)
         return attrs.evolve(
             self,
@@ -245,9 +248,14 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _request_key(request: Mapping[str, Any]) -> ObjectKey:
-    if "object" in request and isinstance(request["object"], Mapping):
-        return key_of(request["object"])
+def request_key(request: Mapping[str, Any]) -> ObjectKey:
+    """The object a request addresses; a namespaced kind defaults to namespace `default`."""
+    obj = request.get("object")
+    if isinstance(obj, Mapping):
+        kind, namespace, name = key_of(obj)
+        if not namespace and is_namespaced(kind):
+            namespace = str(request.get("namespace") or "default")
+        return (kind, namespace, name)
     kind = str(request.get("kind", ""))
-    namespace = request.get("namespace")
-    return (kind, "" if namespace is None else str(namespace), str(request.get("name", "")))
+    namespace = request.get("namespace") or ("default" if is_namespaced(kind) else "")
+    return (kind, str(namespace), str(request.get("name", "")))

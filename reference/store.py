@@ -18,6 +18,8 @@ from typing import Any, Literal
 import attrs
 from pyrsistent import PMap, PVector, pmap, pvector
 
+from properties.keyranges import in_range, prefix_end
+
 __all__ = [
     "Compacted",
     "Compare",
@@ -133,22 +135,6 @@ class TxnResult:
     responses: tuple[Any, ...]
 
 
-def prefix_end(prefix: str) -> str:
-    """The range end covering every key that starts with `prefix` (etcd's GetPrefixRangeEnd)."""
-    for i in range(len(prefix) - 1, -1, -1):
-        if ord(prefix[i]) < 0x10FFFF:
-            return prefix[:i] + chr(ord(prefix[i]) + 1)
-    return "\0"
-
-
-def _in_range(key: str, start: str, end: str | None) -> bool:
-    if end is None or end == "":
-        return key == start
-    if end == "\0":
-        return key >= start
-    return start <= key < end
-
-
 _EMPTY_HISTORY: PVector[tuple[int, KeyValue | None]] = pvector()
 
 
@@ -174,14 +160,14 @@ class Store:
                 kv = self.current.get(key)
                 return RangeResult((kv,) if kv else (), self.revision)
             kvs = sorted(
-                (kv for k, kv in self.current.items() if _in_range(k, key, range_end)),
+                (kv for k, kv in self.current.items() if in_range(k, key, range_end)),
                 key=lambda kv: kv.key,
             )
             return RangeResult(tuple(kvs), self.revision)
         self._check_readable(revision)
         found = []
         for k, versions in self.history.items():
-            if not _in_range(k, key, range_end):
+            if not in_range(k, key, range_end):
                 continue
             kv = _version_at(versions, revision)
             if kv is not None:
@@ -198,7 +184,7 @@ class Store:
         if revision > self.revision:
             raise FutureRevision(revision, self.revision)
         start = bisect.bisect_right(self.log, revision, key=lambda e: e.kv.mod_revision)
-        return tuple(e for e in self.log[start:] if _in_range(e.kv.key, key, range_end))
+        return tuple(e for e in self.log[start:] if in_range(e.kv.key, key, range_end))
 
     def _check_readable(self, revision: int) -> None:
         if revision < self.compact_revision:
@@ -267,7 +253,7 @@ class Store:
         if op.range_end is None or op.range_end == "":
             keys = [op.key] if op.key in self.current else []
         else:
-            keys = sorted(k for k in self.current if _in_range(k, op.key, op.range_end))
+            keys = sorted(k for k in self.current if in_range(k, op.key, op.range_end))
         current = self.current
         history = self.history
         events = []
@@ -327,7 +313,7 @@ def _check_intervals(ops: Sequence[Operation]) -> None:
     if len(set(puts)) != len(puts):
         raise StoreError("duplicate key given in txn request")
     for op in ops:
-        if isinstance(op, DeleteRange) and any(_in_range(k, op.key, op.range_end) for k in puts):
+        if isinstance(op, DeleteRange) and any(in_range(k, op.key, op.range_end) for k in puts):
             raise StoreError("duplicate key given in txn request")
 
 

@@ -11,15 +11,12 @@ from hypothesis.stateful import initialize, precondition, rule
 
 from conformance.machines.base import Actions, action
 from conformance.machines.runtime import LevelMachine
+from properties.keyranges import prefix_end
 
 __all__ = ["StoreActions", "StoreMachine"]
 
 KEYS = ("a", "b", "c")
 VALUES = ("1", "2", "3")
-
-
-def prefix_end(prefix: str) -> str:
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 class StoreActions(Actions):
