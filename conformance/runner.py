@@ -19,6 +19,7 @@ from hypothesis.errors import Flaky
 from conformance import __version__
 from conformance.machines.api import ApiMachine
 from conformance.machines.base import Driver, LawViolated, TargetAborted
+from conformance.machines.nodes import NodesMachine
 from conformance.machines.runtime import LevelMachine, Session, bind
 from conformance.machines.store import StoreMachine
 from conformance.profiles import Profile, hypothesis_settings
@@ -40,7 +41,11 @@ __all__ = [
 ]
 
 #: Levels that have a machine in this version, in the order they run.
-LEVELS: dict[str, type[LevelMachine]] = {"api": ApiMachine, "store": StoreMachine}
+LEVELS: dict[str, type[LevelMachine]] = {
+    "api": ApiMachine,
+    "nodes": NodesMachine,
+    "store": StoreMachine,
+}
 
 
 def reference_target(level: str, mutant: str | None = None) -> Target:

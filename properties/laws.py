@@ -112,4 +112,5 @@ def laws_for(selector: str | None = None) -> list[Law]:
 def _load_all() -> None:
     # Importing a level's module registers its laws.
     import properties.api
+    import properties.nodes
     import properties.store  # noqa: F401

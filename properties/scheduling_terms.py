@@ -23,6 +23,7 @@ from properties.labels import (
 )
 
 __all__ = [
+    "eviction_delay",
     "node_selector_matches",
     "node_selector_requirement_matches",
     "node_selector_term_matches",
@@ -88,6 +89,28 @@ def untolerated_taints(
         if _text(taint, "effect") in effects
         and not any(toleration_tolerates(t, taint) for t in tolerations)
     ]
+
+
+def eviction_delay(
+    tolerations: Sequence[Mapping[str, Any]], taints: Sequence[Mapping[str, Any]]
+) -> float | None:
+    """Seconds a pod may stay on a node with these NoExecute taints (taint eviction).
+
+    0 when some taint is not tolerated; otherwise the least `tolerationSeconds`
+    among the tolerations that match (a negative value counts as 0); None when
+    none of them sets it, i.e. the pod is never evicted.
+    """
+    least: float | None = None
+    for taint in taints:
+        used = [t for t in tolerations if toleration_tolerates(t, taint)]
+        if not used:
+            return 0.0
+        for t in used:
+            seconds = t.get("tolerationSeconds")
+            if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+                value = max(float(seconds), 0.0)
+                least = value if least is None else min(least, value)
+    return least
 
 
 def _label_requirement(req: Mapping[str, Any]) -> Requirement | None:

@@ -33,30 +33,36 @@ from reference.constants import (
 )
 from reference.controllers import GarbageCollector, NamespaceController
 from reference.controllers.base import Controller, View
+from reference.controllers.nodelifecycle import NodeLifecycleController
+from reference.controllers.podgc import PodGarbageCollector
+from reference.controllers.tainteviction import TaintEvictionController
+from reference.fleet import (
+    FLEET_OPS,
+    Fleet,
+    heartbeats,
+    materialize_heartbeats,
+    next_wake,
+    observe,
+    run_kubelets,
+)
+from reference.kubelet import DEFAULT_KUBELET, KubeletPolicy
 from reference.timefmt import format_time, normalize
 
 __all__ = ["Cluster", "Components", "ControlLoopDiverged", "new_cluster", "step"]
 
-CAPABILITIES = ("clock", "reset", "controllers", "watch", "strict")
-#: Ops of the protocol that later parts of the reference will serve; answered 501 until then.
-NOT_YET = frozenset(
-    {
-        "node.add",
-        "node.remove",
-        "node.down",
-        "node.up",
-        "node.partition",
-        "node.heal",
-        "kubelet.restart",
-        "container.exit",
-        "probe.set",
-        "image.fail",
-        "metrics.set",
-        "runtime",
-        "route",
-        "resolve",
-    }
+CAPABILITIES = (
+    "clock",
+    "reset",
+    "controllers",
+    "watch",
+    "strict",
+    "nodes",
+    "faults",
+    "apps",
+    "runtime",
 )
+#: Ops of the protocol that later parts of the reference will serve; answered 501 until then.
+NOT_YET = frozenset({"metrics.set", "route", "resolve"})
 _PROTOCOL_VERBS = frozenset(VERBS) - SYSTEM_ONLY
 
 
@@ -69,7 +75,13 @@ class ControlLoopDiverged(Exception):
 
 
 def _default_controllers() -> tuple[Controller, ...]:
-    return (GarbageCollector(), NamespaceController())
+    return (
+        GarbageCollector(),
+        NamespaceController(),
+        NodeLifecycleController(),
+        TaintEvictionController(),
+        PodGarbageCollector(),
+    )
 
 
 @attrs.frozen
@@ -78,7 +90,18 @@ class Components:
 
     api: ApiPolicy = DEFAULT_POLICY
     controllers: tuple[Controller, ...] = attrs.field(factory=_default_controllers)
+    kubelet: KubeletPolicy = DEFAULT_KUBELET
     name: str = "kubeprop-reference"
+
+    def replacing(self, *controllers: Controller) -> Components:
+        """These components with each named controller swapped for the one given."""
+        by_name = {c.name: c for c in controllers}
+        unknown = set(by_name) - {c.name for c in self.controllers}
+        if unknown:
+            raise KeyError(f"no controller named {', '.join(sorted(unknown))}")
+        return attrs.evolve(
+            self, controllers=tuple(by_name.get(c.name, c) for c in self.controllers)
+        )
 
     def controller(self, name: str) -> Controller:
         for c in self.controllers:
@@ -113,6 +136,8 @@ class Cluster:
     slots: PMap[str, ControllerSlot]
     #: (instant, store revision at the end of it), for the views of lagging controllers.
     revisions: PVector[tuple[float, int]]
+    #: The machines: runtimes, kubelets, the simulated workload.
+    fleet: Fleet = attrs.field(factory=Fleet)
 
     @property
     def revision(self) -> int:
@@ -134,21 +159,27 @@ def new_cluster(seed: int = 0, components: Components | None = None) -> Cluster:
     slots = pmap({c.name: ControllerSlot(state=c.initial_state()) for c in components.controllers})
     # The first entry is the cluster as `reset` left it, for views reaching back before time 0.
     revisions = pvector([(float("-inf"), api.store.revision)])
-    return Cluster(seed, 0.0, api, components, slots, revisions)
+    fleet = Fleet(dispatched=api.store.revision)
+    return Cluster(seed, 0.0, api, components, slots, revisions, fleet)
 
 
 # -- the control loop ------------------------------------------------------------------------------
 
 
-def _view(cluster: Cluster, lag: float) -> View:
+def _view(cluster: Cluster, lag: float, with_heartbeats: bool = False) -> View:
     store = cluster.api.store
+    moment = cluster.now - max(lag, 0.0)
+    beats = heartbeats(cluster.fleet, moment) if with_heartbeats else {}
+    renewing = frozenset(n for n in beats if n in cluster.fleet.machines) if beats else frozenset()
+    renewing = frozenset(
+        n for n in renewing if cluster.fleet.machines[n].renewing_since is not None
+    )
     if lag <= 0:
-        return View(store, store.revision, store)
-    moment = cluster.now - lag
+        return View(store, store.revision, store, beats, renewing)
     i = bisect.bisect_right(cluster.revisions, moment, key=lambda e: e[0])
     revision = cluster.revisions[i - 1][1] if i else cluster.revisions[0][1]
     revision = max(revision, store.compact_revision)
-    return View(store, revision, store)
+    return View(store, revision, store, beats, renewing)
 
 
 def _record(cluster: Cluster) -> Cluster:
@@ -168,7 +199,7 @@ def run_controllers(cluster: Cluster) -> Cluster:
         changed: list[str] = []
         for controller in cluster.components.controllers:
             slot = cluster.slots[controller.name]
-            view = _view(cluster, slot.lag)
+            view = _view(cluster, slot.lag, getattr(controller, "reads_heartbeats", False))
             due = slot.wake_at is not None and slot.wake_at <= cluster.now
             if slot.seen == view.revision and not due:
                 continue
@@ -191,6 +222,15 @@ def run_controllers(cluster: Cluster) -> Cluster:
             cluster = _record(
                 attrs.evolve(cluster, api=api, slots=cluster.slots.set(controller.name, new_slot))
             )
+        fleet, api, kubelets = run_kubelets(
+            cluster.fleet,
+            cluster.api,
+            cluster.now,
+            cluster.components.api,
+            cluster.components.kubelet,
+        )
+        cluster = _record(attrs.evolve(cluster, fleet=fleet, api=api))
+        changed += kubelets
         if not changed:
             return cluster
     raise ControlLoopDiverged(
@@ -206,6 +246,9 @@ def _next_instant(cluster: Cluster) -> float | None:
         for s in cluster.slots.values()
         if s.wake_at is not None and s.wake_at > cluster.now
     ]
+    kubelet = next_wake(cluster.fleet, cluster.now)
+    if kubelet is not None:
+        candidates.append(kubelet)
     for slot in cluster.slots.values():
         if slot.lag > 0:
             # A lagging view changes when a past write comes into its window.
@@ -224,7 +267,14 @@ def advance(cluster: Cluster, seconds: float) -> Cluster:
         cluster = run_controllers(attrs.evolve(cluster, now=due))
     if cluster.now < end:
         cluster = run_controllers(attrs.evolve(cluster, now=end))
-    return cluster
+    return _heartbeats_written(cluster)
+
+
+def _heartbeats_written(cluster: Cluster) -> Cluster:
+    fleet, api = materialize_heartbeats(
+        cluster.fleet, cluster.api, cluster.now, cluster.components.api
+    )
+    return _record(attrs.evolve(cluster, fleet=fleet, api=api))
 
 
 def settle(cluster: Cluster, max_seconds: float) -> tuple[Cluster, bool]:
@@ -232,9 +282,9 @@ def settle(cluster: Cluster, max_seconds: float) -> tuple[Cluster, bool]:
     cluster = run_controllers(cluster)
     while (due := _next_instant(cluster)) is not None:
         if due > end:
-            return run_controllers(attrs.evolve(cluster, now=end)), False
+            return _heartbeats_written(run_controllers(attrs.evolve(cluster, now=end))), False
         cluster = run_controllers(attrs.evolve(cluster, now=due))
-    return cluster, True
+    return _heartbeats_written(cluster), True
 
 
 # -- step ----------------------------------------------------------------------------------------
@@ -270,6 +320,23 @@ def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, di
         seconds = _seconds(request, "max_seconds")
         cluster, settled = settle(cluster, seconds)
         return cluster, {"ok": True, "now": format_time(cluster.now), "settled": settled}
+    if op in FLEET_OPS:
+        fleet, api = FLEET_OPS[op](
+            cluster.fleet,
+            cluster.api,
+            cluster.now,
+            request,
+            cluster.components.api,
+            cluster.components.kubelet,
+        )
+        # Heartbeats are not writes: wake whoever reads them, as a missed renewal would.
+        slots = cluster.slots
+        for c in cluster.components.controllers:
+            if getattr(c, "reads_heartbeats", False):
+                slots = slots.set(c.name, attrs.evolve(slots[c.name], seen=None))
+        return _record(attrs.evolve(cluster, fleet=fleet, api=api, slots=slots)), {"ok": True}
+    if op == "runtime":
+        return cluster, {"ok": True, **observe(cluster.fleet)}
     if op == "controller.lag":
         name = _controller_name(cluster, request)
         lag = _seconds(request, "seconds")

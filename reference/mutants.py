@@ -90,16 +90,12 @@ def _delete_dependents(
 
 def _orphan_deletes_dependents() -> Components:
     """The garbage collector deletes the dependents of an owner deleted with Orphan."""
-    return Components(
-        controllers=(GarbageCollector(orphan=_delete_dependents), NamespaceController())
-    )
+    return Components().replacing(GarbageCollector(orphan=_delete_dependents))
 
 
 def _gc_owner_by_uid() -> Components:
     """The garbage collector resolves owners by uid alone, across namespaces (kubernetes#65200)."""
-    return Components(
-        controllers=(GarbageCollector(resolve_owner=resolve_by_uid), NamespaceController())
-    )
+    return Components().replacing(GarbageCollector(resolve_owner=resolve_by_uid))
 
 
 MUTANTS: dict[str, Mutant] = {
@@ -164,7 +160,7 @@ def _api(**changes: Any) -> Callable[[], Components]:
 def _controllers(
     gc: GarbageCollector | None = None, ns: NamespaceController | None = None
 ) -> Callable[[], Components]:
-    return lambda: Components(controllers=(gc or GarbageCollector(), ns or NamespaceController()))
+    return lambda: Components().replacing(gc or GarbageCollector(), ns or NamespaceController())
 
 
 def _validate_without_labels(

@@ -153,6 +153,13 @@ class Store:
     def get(self, key: str) -> KeyValue | None:
         return self.current.get(key)
 
+    def get_at(self, key: str, revision: int) -> KeyValue | None:
+        """One key as it was at `revision` (the current version when that was compacted)."""
+        if revision >= self.revision or revision < self.compact_revision:
+            return self.current.get(key)
+        versions = self.history.get(key)
+        return _version_at(versions, revision) if versions else None
+
     def range(self, key: str, range_end: str | None = None, revision: int = 0) -> RangeResult:
         """Keys in [key, range_end) at `revision` (0: now), sorted by key."""
         if revision == 0 or revision == self.revision:

@@ -72,8 +72,8 @@ class Actions:
     """Base of a level's actions. Subclasses define `@action` methods."""
 
     level: ClassVar[str] = ""
-    #: The request that observes the target after every step (None: none).
-    observation: ClassVar[Mapping[str, Any] | None] = {"op": "snapshot"}
+    #: The requests that observe the target after every step, in order.
+    observations: ClassVar[tuple[Mapping[str, Any], ...]] = ({"op": "snapshot"},)
 
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
@@ -118,8 +118,8 @@ class Driver:
         self._current = []
         try:
             fn(**args)
-            if self.actions.observation is not None:
-                self.send(self.actions.observation, keep=False)
+            for observation in self.actions.observations:
+                self.send(observation, keep=False)
         except Unsupported:
             pass
         self.trace = self.trace.add_step(self._current)

@@ -21,7 +21,7 @@ VALUES = ("1", "2", "3")
 
 class StoreActions(Actions):
     level = "store"
-    observation = None  # the answers are the observations; a store has no snapshot op
+    observations = ()  # the answers are the observations; a store has no snapshot op
 
     def __init__(self, driver: Any) -> None:
         super().__init__(driver)

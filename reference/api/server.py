@@ -19,6 +19,7 @@ import attrs
 
 from properties.labels import SelectorSyntaxError, from_label_selector, parse_selector
 from reference.api import errors
+from reference.api.admission import add_default_tolerations
 from reference.api.defaults import apply_defaults
 from reference.api.errors import ApiError, Cause
 from reference.api.kinds import KINDS, Kind, kind_of_key
@@ -472,6 +473,8 @@ def _create(
     obj.pop("status", None)
     obj["apiVersion"] = kind.api_version
     obj = apply_defaults(kind.name, obj)
+    if kind.name == "Pod":
+        obj = add_default_tolerations(obj)  # mutating admission, before validation
     causes = policy.validate(kind.name, obj, None)
     if causes:
         raise errors.invalid(kind.name, name, causes)
@@ -575,6 +578,8 @@ def _write(
     new = _merge_for_update(kind, old, sent, subresource, policy)
     if subresource == "main":
         new = apply_defaults(kind.name, new)
+        if kind.name == "Pod":
+            new = add_default_tolerations(new)  # the plugin admits Update too
     causes = policy.validate(kind.name, new, old)
     causes += _finalizer_causes(old, new, policy)
     if subresource == "main" and not old["metadata"].get("deletionTimestamp"):

@@ -52,6 +52,12 @@ class View:
     store: Store
     revision: int
     live: Store
+    #: Node name -> latest Lease renewal of each kubelet renewing at the view's moment. Renewals
+    #: are derived from the clock rather than written (docs/fidelity.md: lazy heartbeats); only
+    #: controllers with `reads_heartbeats` get them.
+    heartbeats: Mapping[str, float] = attrs.field(factory=dict)
+    #: The nodes among `heartbeats` whose kubelets are still renewing now.
+    renewing: frozenset[str] = frozenset()
 
     @property
     def lagging(self) -> bool:

@@ -1098,25 +1098,7 @@ def test_unknown_kind_is_not_found(cluster: Cluster, op: str) -> None:
     refused(cluster, request, 404, "NotFound")
 
 
-@pytest.mark.parametrize(
-    "op",
-    [
-        "node.add",
-        "node.remove",
-        "node.down",
-        "node.up",
-        "node.partition",
-        "node.heal",
-        "kubelet.restart",
-        "container.exit",
-        "probe.set",
-        "image.fail",
-        "metrics.set",
-        "runtime",
-        "route",
-        "resolve",
-    ],
-)
+@pytest.mark.parametrize("op", ["metrics.set", "route", "resolve"])
 def test_ops_of_later_issues_are_not_implemented(cluster: Cluster, op: str) -> None:
     status = refused(cluster, {"op": op, "name": "n1"}, 501, "NotImplemented")
     assert op in status["message"]
