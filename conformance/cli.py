@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     mutants.add_argument("--only", metavar="LEVEL|MUTANT")
     mutants.add_argument("--json", metavar="FILE", help="write the results as JSON")
     mutants.add_argument(
+        "--corpus",
+        metavar="DIR",
+        type=Path,
+        help="replay DIR/MUTANT.jsonl first, as Hypothesis replays its example database;"
+        " search only for mutants it does not kill",
+    )
+    mutants.add_argument(
         "--counterexamples",
         metavar="DIR",
         type=Path,
@@ -433,7 +440,7 @@ def _mutants(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"no mutant or level named {args.only!r}; known: {', '.join(MUTANTS)}")
     profile = PROFILES[args.profile]
     table = Table(title=f"mutants (profile {profile.name})")
-    for column in ("mutant", "level", "result", "killed by", "examples", "seconds"):
+    for column in ("mutant", "level", "result", "killed by", "found by", "examples", "seconds"):
         table.add_column(column)
     results: list[dict[str, Any]] = []
     with Progress(console=console, transient=True) as progress:
@@ -444,16 +451,37 @@ def _mutants(args: argparse.Namespace, console: Console) -> int:
                 kind=LEVELS[mutant.level].target_kind,  # type: ignore[arg-type]
             )
             shrink = args.counterexamples is not None
-            outcome = run_level(
-                mutant.level,
-                target,
-                hello(target),
-                profile,
-                seed=0,
-                shrink=shrink,
-                failures_dir=Path(tempfile.mkdtemp(prefix="kubeprop-")) if shrink else None,
-                target_spec=f"reference:{mutant.name}",
-            )
+            stored = args.corpus / f"{mutant.name}.jsonl" if args.corpus else None
+            found_by = "search"
+            outcome = None
+            if stored is not None and stored.exists() and not shrink:
+                started = time.monotonic()
+                replayed = replay(load_scenario(stored), target)
+                if replayed.status == "failed":
+                    found_by = "corpus"
+                    outcome = LevelOutcome(
+                        level=mutant.level,
+                        shard=0,
+                        status="failed",
+                        laws=(),
+                        skipped={},
+                        examples=1,
+                        steps=len(load_scenario(stored).steps),
+                        seconds=time.monotonic() - started,
+                        seed=None,
+                        law=replayed.law,
+                    )
+            if outcome is None:
+                outcome = run_level(
+                    mutant.level,
+                    target,
+                    hello(target),
+                    profile,
+                    seed=0,
+                    shrink=shrink,
+                    failures_dir=Path(tempfile.mkdtemp(prefix="kubeprop-")) if shrink else None,
+                    target_spec=f"reference:{mutant.name}",
+                )
             killed = outcome.status == "failed"
             if shrink and outcome.scenario_file:
                 args.counterexamples.mkdir(parents=True, exist_ok=True)
@@ -468,6 +496,7 @@ def _mutants(args: argparse.Namespace, console: Console) -> int:
                     "examples": outcome.examples,
                     "seconds": round(outcome.seconds, 2),
                     "status": outcome.status,
+                    "found_by": found_by if killed else None,
                 }
             )
             table.add_row(
@@ -475,6 +504,7 @@ def _mutants(args: argparse.Namespace, console: Console) -> int:
                 mutant.level,
                 "[green]killed[/]" if killed else f"[bold red]SURVIVED[/] ({outcome.status})",
                 outcome.law or "-",
+                found_by if killed else "-",
                 str(outcome.examples),
                 f"{outcome.seconds:.1f}",
             )

@@ -71,6 +71,8 @@ class Machine:
     last_down: float = -INF
     last_kubelet_restart: float = -INF
     last_fault: float = -INF
+    #: When this machine joined (a machine re-added under the same name is a new one).
+    added: float = -INF
 
 
 @attrs.frozen
@@ -202,7 +204,7 @@ def _learn(h: NodesHistory, ex: Exchange) -> NodesHistory:
         h = _disturb(h, ex)
     if op == "node.add":
         name = str(req.get("name"))
-        return attrs.evolve(h, machines=h.machines.set(name, Machine(healthy_since=now)))
+        return attrs.evolve(h, machines=h.machines.set(name, Machine(healthy_since=now, added=now)))
     if op.startswith("node.") or op == "kubelet.restart":
         name = str(req.get("name"))
         m = h.machines.get(name, Machine())

@@ -171,8 +171,9 @@ def restart_count_never_decreases(trace: Trace, info: TargetInfo) -> Iterable[Vi
     for prev in h.points[-2:-1]:
         for uid, pod in cur.pods.items():
             before = prev.pods.get(uid)
-            if before is None:
-                continue
+            m = h.machines.get((pod.get("spec") or {}).get("nodeName", ""))
+            if before is None or (m is not None and m.added >= prev.now):
+                continue  # a machine that joined since is a new machine, with a new runtime
             counts = {s.get("name"): s.get("restartCount") or 0 for s, _ in _statuses(before)}
             for s, _ in _statuses(pod):
                 was = counts.get(s.get("name"), 0)
@@ -188,6 +189,9 @@ def restart_count_never_decreases(trace: Trace, info: TargetInfo) -> Iterable[Vi
         if prev.runtime is not None and cur.runtime is not None:
             earlier = prev.running()
             for key, (node, entry) in cur.running().items():
+                joined = h.machines.get(node)
+                if joined is not None and joined.added >= prev.now:
+                    continue
                 if key in earlier and entry.get("restarts", 0) < earlier[key][1].get("restarts", 0):
                     yield _violation(
                         trace,
@@ -502,9 +506,10 @@ def pod_runs_on_one_machine(trace: Trace, info: TargetInfo) -> Iterable[Violatio
         return
     _, cur = fresh
     where: dict[str, set[str]] = {}
-    for (uid, _), (node, entry) in cur.running().items():
-        if entry.get("state") == "running":
-            where.setdefault(uid, set()).add(node)
+    for node, machine in (cur.runtime or {}).items():
+        for entry in machine.get("containers") or ():
+            if entry.get("state") == "running":
+                where.setdefault(str(entry.get("uid", "")), set()).add(node)
     for uid, nodes in sorted(where.items()):
         if len(nodes) > 1:
             yield _violation(
@@ -581,7 +586,7 @@ def unknown_after_grace(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
             continue
         status = ready.get("status")
         turned = parse_time(ready.get("lastTransitionTime"))
-        early = turned is not None and heard <= turned and turned + 1 <= heard + grace
+        early = turned is not None and heard < turned and turned + 1 <= heard + grace
         early = early and h.lag_clear(_NLC) <= heard
         if status == "Unknown" and early:
             yield _violation(

@@ -39,5 +39,28 @@ FINALIZER_ORPHAN: Final = "orphan"
 FINALIZER_FOREGROUND: Final = "foregroundDeletion"
 FINALIZER_NAMESPACE: Final = "kubernetes"
 
+# Node taints the control plane manages (k8s.io/api/core/v1 well_known_taints.go).
+TAINT_NODE_NOT_READY: Final = "node.kubernetes.io/not-ready"
+TAINT_NODE_UNREACHABLE: Final = "node.kubernetes.io/unreachable"
+TAINT_NODE_UNSCHEDULABLE: Final = "node.kubernetes.io/unschedulable"
+TAINT_NODE_OUT_OF_SERVICE: Final = "node.kubernetes.io/out-of-service"
+LABEL_EXCLUDE_DISRUPTION: Final = "node.kubernetes.io/exclude-disruption"
+
+# kube-controller-manager: node lifecycle (--node-startup-grace-period, --node-eviction-rate,
+# --secondary-node-eviction-rate, --unhealthy-zone-threshold, --large-cluster-size-threshold).
+NODE_STARTUP_GRACE_SECONDS: Final = 60.0
+NODE_EVICTION_RATE: Final = 0.1
+SECONDARY_NODE_EVICTION_RATE: Final = 0.01
+UNHEALTHY_ZONE_THRESHOLD: Final = 0.55
+LARGE_CLUSTER_SIZE_THRESHOLD: Final = 50
+
+# kube-controller-manager: pod GC (--terminated-pod-gc-threshold; gc_controller.go).
+TERMINATED_POD_GC_THRESHOLD: Final = 12500
+POD_GC_QUARANTINE_SECONDS: Final = 40.0
+POD_GC_CHECK_PERIOD_SECONDS: Final = 20.0
+
+# kubelet: node lease (nodeLeaseDurationSeconds).
+NODE_LEASE_DURATION_SECONDS: Final = 40
+
 # The discrete-event loop: how many controller rounds one instant may take.
 MAX_FIXPOINT_ROUNDS: Final = 100

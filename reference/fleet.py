@@ -36,7 +36,7 @@ from reference.api import errors
 from reference.api.errors import ApiError
 from reference.api.kinds import KINDS
 from reference.api.server import ApiPolicy, ApiState, handle
-from reference.constants import KUBERNETES_VERSION, TIMING_PARAMETERS
+from reference.constants import KUBERNETES_VERSION, NODE_LEASE_DURATION_SECONDS, TIMING_PARAMETERS
 from reference.kubelet import EXIT_LOST, KubeletPolicy, ready_node, sync
 from reference.objects import decode
 from reference.runtime import Apps, KubeletMemory, Machine, Termination
@@ -46,7 +46,7 @@ from reference.timefmt import format_time, normalize, parse_time
 __all__ = ["FLEET_OPS", "Fleet", "heartbeats", "materialize_heartbeats", "run_kubelets"]
 
 LEASE_NAMESPACE = "kube-node-lease"
-LEASE_DURATION_SECONDS = 40
+LEASE_DURATION_SECONDS = NODE_LEASE_DURATION_SECONDS
 _RENEW = float(TIMING_PARAMETERS["nodeLeaseRenewIntervalSeconds"])
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _PODS = KINDS["Pod"].prefix()
@@ -90,7 +90,12 @@ def _relist(api: ApiState, machine: Machine, policy: KubeletPolicy) -> Machine:
     pods = pmap(found)
     if not policy.relist_drops_missing:
         pods = machine.kubelet.pods.update(pods)
-    return attrs.evolve(machine, kubelet=attrs.evolve(machine.kubelet, pods=pods), dirty=True)
+    return attrs.evolve(
+        machine,
+        kubelet=attrs.evolve(machine.kubelet, pods=pods, listed=True),
+        dirty=True,
+        listed_at=api.store.revision,
+    )
 
 
 def _dispatch(fleet: Fleet, api: ApiState, policy: KubeletPolicy) -> Fleet:
@@ -108,6 +113,7 @@ def _dispatch(fleet: Fleet, api: ApiState, policy: KubeletPolicy) -> Fleet:
         return attrs.evolve(fleet, machines=pmap(machines), dispatched=store.revision)
     for event in events:
         key = event.kv.key
+        revision = event.kv.mod_revision
         if key.startswith(_PODS):
             new = decode(event.kv.value) if event.type == "PUT" else None
             old = decode(event.prev_kv.value) if event.prev_kv is not None else None
@@ -116,11 +122,21 @@ def _dispatch(fleet: Fleet, api: ApiState, policy: KubeletPolicy) -> Fleet:
                 bound = machines.get(node) if node else None
                 if bound is None or not bound.healthy or obj is None:
                     continue
+                if revision <= bound.listed_at:
+                    break
                 uid = obj["metadata"]["uid"]
                 pods = bound.kubelet.pods
                 pods = pods.set(uid, new) if new is not None and obj is new else pods.discard(uid)
+                # As upstream's pod config: a change of status alone is no reason to sync.
+                status_only = (
+                    new is not None
+                    and old is not None
+                    and _without_status(new) == _without_status(old)
+                )
                 machines[bound.name] = attrs.evolve(
-                    bound, kubelet=attrs.evolve(bound.kubelet, pods=pods), dirty=True
+                    bound,
+                    kubelet=attrs.evolve(bound.kubelet, pods=pods),
+                    dirty=bound.dirty or not status_only,
                 )
                 break
         elif key.startswith(_NODES):
@@ -135,6 +151,10 @@ def _dispatch(fleet: Fleet, api: ApiState, policy: KubeletPolicy) -> Fleet:
                 ):
                     machines[name] = attrs.evolve(m, dirty=True)
     return attrs.evolve(fleet, machines=pmap(machines), dispatched=store.revision)
+
+
+def _without_status(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "status"}
 
 
 def run_kubelets(

@@ -43,6 +43,10 @@ from reference.timefmt import format_time, normalize, parse_time
 __all__ = ["KubeletPolicy", "SyncResult", "restart_allowed", "sync"]
 
 EXIT_KILLED = 137
+#: A pod worker whose sync failed (an image pull) tries again this much later (backOffPeriod).
+POD_WORKER_REQUEUE = 10.0
+#: How long after a kubelet restart a probe worker that lost its results first counts a check.
+RESTARTED_WORKER_DELAY = 0.001
 EXIT_LOST = 255
 
 
@@ -165,23 +169,24 @@ class _Sync:
             init=init,
         )
         if image not in self.images or spec.get("imagePullPolicy") == "Always":
+            entry = self.memory.pull_backoff.get(key)
+            if entry is not None and self.now < entry.updated + entry.delay:
+                self.wake(entry.updated + entry.delay)
+                return attrs.evolve(
+                    base,
+                    waiting_reason="ImagePullBackOff",
+                    waiting_message=f'Back-off pulling image "{image}"',
+                )
             if image in self.apps.failing_images:
-                entry = self.memory.pull_backoff.get(key)
-                if entry is not None and self.now < entry.updated + entry.delay:
-                    self.wake(entry.updated + entry.delay)
-                    return attrs.evolve(
-                        base,
-                        waiting_reason="ImagePullBackOff",
-                        waiting_message=f'Back-off pulling image "{image}"',
-                    )
                 nxt = _next_backoff(entry, self.now, self.now, 300.0, 10.0)
                 self.memory = attrs.evolve(
                     self.memory, pull_backoff=self.memory.pull_backoff.set(key, nxt)
                 )
                 self.wake(self.now + nxt.delay)
+                self.wake(self.now + POD_WORKER_REQUEUE)
                 return attrs.evolve(
                     base,
-                    waiting_reason="ErrImagePull" if entry is None else "ImagePullBackOff",
+                    waiting_reason="ErrImagePull",
                     waiting_message=f'failed to pull image "{image}"',
                 )
             self.images = self.images.add(image)
@@ -238,14 +243,24 @@ class _Sync:
         assert inst.started_at is not None
         key = (inst.uid, inst.container, kind)
         meta = pod["metadata"]
-        record = self.memory.probes.get(key) or probes.initial_record(kind, True, inst.started_at)
+        uid = inst.uid
+        anchor = self.memory.workers.get(uid)
+        if anchor is None:
+            anchor = self.now
+            self.memory = attrs.evolve(self.memory, workers=self.memory.workers.set(uid, anchor))
+        record = self.memory.probes.get(key)
+        if record is None:
+            # A worker that starts on a running container (a restarted kubelet that lost its
+            # results) begins from the initial result; its first check comes a period after
+            # the restart (upstream: a random part of a period), never in its instant.
+            record = probes.initial_record(kind, True, normalize(self.now + RESTARTED_WORKER_DELAY))
         passing, since = self.apps.probe(
             meta.get("namespace", ""), meta["name"], inst.container, kind
         )
         record = probes.with_answer(
-            record, s, inst.started_at, gate, passing, max(since, record.since)
+            record, s, anchor, inst.started_at, gate, passing, max(since, record.since)
         )
-        record, flip = probes.settle(record, s, inst.started_at, gate, self.now)
+        record, flip = probes.settle(record, s, anchor, inst.started_at, gate, self.now)
         self.set_probe(key, record)
         self.wake(flip)
         return record.result
@@ -375,7 +390,12 @@ class _Sync:
             if inst.state == "running":
                 if self.lookup is not None and self.policy.refresh_files:
                     with contextlib.suppress(MountError):
-                        inst = attrs.evolve(inst, files=pmap(files_for(pod, spec, self.lookup)))
+                        files = files_for(pod, spec, self.lookup)
+                        for mount in spec.get("volumeMounts") or ():
+                            path = str(mount.get("mountPath", "")).rstrip("/")
+                            if mount.get("subPath") and path in inst.files:
+                                files[path] = inst.files[path]  # subPath files never refresh
+                        inst = attrs.evolve(inst, files=pmap(files))
                 self.containers[key] = inst
                 ready = gate is not None and (
                     readiness is not False or not self.policy.readiness_counts
@@ -457,16 +477,25 @@ def sync(
         pod_ips=machine.pod_ips,
     )
     pods = machine.kubelet.pods
-    for key in [k for k in work.containers if k[0] not in pods]:
-        del work.containers[key]
-    for uid in [u for u in work.pod_ips if u not in pods]:
-        work.pod_ips = work.pod_ips.discard(uid)
+    if machine.kubelet.listed:
+        for key in [k for k in work.containers if k[0] not in pods]:
+            del work.containers[key]
+        for uid in [u for u in work.pod_ips if u not in pods]:
+            work.pod_ips = work.pod_ips.discard(uid)
+        workers = work.memory.workers
+        for uid in [u for u in workers if u not in pods]:
+            workers = workers.discard(uid)
+        work.memory = attrs.evolve(work.memory, workers=workers)
     for uid, pod in sorted(
         pods.items(),
         key=lambda e: (e[1]["metadata"].get("namespace", ""), e[1]["metadata"]["name"]),
     ):
         status = work.pod(pod)
-        if not connected or status is None:
+        if (
+            not connected
+            or status is None
+            or (pod.get("spec") or {}).get("nodeName") != machine.name
+        ):
             continue
         if status != pod.get("status"):
             work.writes.append({"op": "status", "object": {**pod, "status": status}})

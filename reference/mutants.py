@@ -18,8 +18,15 @@ from reference.api.kinds import Kind
 from reference.api.server import DEFAULT_POLICY
 from reference.api.validation import validate
 from reference.cluster import Components
-from reference.controllers import GarbageCollector, NamespaceController
+from reference.controllers import (
+    Controller,
+    GarbageCollector,
+    NamespaceController,
+    NodeLifecycleController,
+    TaintEvictionController,
+)
 from reference.controllers.garbagecollector import resolve_by_uid
+from reference.kubelet import DEFAULT_KUBELET
 from reference.store import Compare, DeleteRange, Event, RangeResult, Store, TxnResult
 
 __all__ = ["MUTANTS", "Mutant", "UnknownMutant", "components_for", "store_for"]
@@ -404,6 +411,159 @@ _STORE_MUTANTS = (
     ),
 )
 MUTANTS.update({m.name: m for m in _STORE_MUTANTS})
+
+
+def _kubelet(**changes: Any) -> Callable[[], Components]:
+    return lambda: Components(kubelet=attrs.evolve(DEFAULT_KUBELET, **changes))
+
+
+def _replacing(controller: Controller) -> Callable[[], Components]:
+    return lambda: Components().replacing(controller)
+
+
+def _always_restart(policy: str, exit_code: int) -> bool:
+    return True
+
+
+_NODE_MUTANTS = (
+    Mutant(
+        "restart-policy-never-restarts",
+        "nodes",
+        "nodes.restart-policy-honoured",
+        "the kubelet restarts exited containers whatever the pod's restartPolicy",
+        "restartPolicy semantics (kubelet computePodActions)",
+        _kubelet(restart_allowed=_always_restart),
+    ),
+    Mutant(
+        "backoff-without-cap",
+        "nodes",
+        "nodes.crashloop-backoff-capped",
+        "the CrashLoopBackOff delay doubles without the 300 s cap",
+        "MaxContainerBackOff (client-go flowcontrol.Backoff maxDuration)",
+        _kubelet(backoff_max=None),
+    ),
+    Mutant(
+        "backoff-starts-at-15s",
+        "nodes",
+        "nodes.crashloop-backoff-sequence",
+        "the back-off starts at 15 s instead of 10 s",
+        "initialCrashLoopBackOff (kubelet.go); the KEP-4603 gates change it",
+        _kubelet(backoff_initial=15.0),
+    ),
+    Mutant(
+        "readiness-reset-on-kubelet-restart",
+        "nodes",
+        "nodes.kubelet-restart-keeps-readiness",
+        "a restarted kubelet forgets probe results, so ready containers turn not ready",
+        "kubernetes#78733",
+        _kubelet(keep_probe_results_on_restart=False),
+    ),
+    Mutant(
+        "deletions-missed-while-partitioned",
+        "nodes",
+        "nodes.deleted-pods-stop-running",
+        "after a partition heals the kubelet keeps running pods deleted meanwhile",
+        "kubernetes#30972",
+        _kubelet(relist_drops_missing=False),
+    ),
+    Mutant(
+        "restart-count-in-kubelet-memory",
+        "nodes",
+        "nodes.restart-count-never-decreases",
+        "restartCount is counted in kubelet memory and starts over when the kubelet restarts",
+        "restartCount is read from the runtime's dead containers (kuberuntime)",
+        _kubelet(restart_count_survives_restart=False),
+    ),
+    Mutant(
+        "readiness-ignored",
+        "nodes",
+        "nodes.failing-readiness-not-ready",
+        "a failing readiness probe does not make the container not ready",
+        "conformance: readiness probe that fails should never be ready",
+        _kubelet(readiness_counts=False),
+    ),
+    Mutant(
+        "readiness-kills",
+        "nodes",
+        "nodes.no-restart-without-cause",
+        "a failing readiness probe kills the container, as only liveness should",
+        "conformance: readiness probe that fails should never be ready and never restart",
+        _kubelet(readiness_kills=True),
+    ),
+    Mutant(
+        "liveness-ignored",
+        "nodes",
+        "nodes.failing-liveness-restarts",
+        "a failing liveness probe never kills the container",
+        "conformance: should be restarted with a liveness probe",
+        _kubelet(liveness_kills=False),
+    ),
+    Mutant(
+        "terminal-phase-recomputed",
+        "nodes",
+        "nodes.terminal-phase-final",
+        "the kubelet recomputes a finished pod's phase, and a reboot forgets exited containers",
+        "terminal phases are final (status_manager; kubernetes#104968 class of bugs)",
+        _kubelet(terminal_is_final=False),
+    ),
+    Mutant(
+        "relist-ignores-node",
+        "nodes",
+        "nodes.pod-runs-on-one-machine",
+        "the kubelet's relist does not filter by spec.nodeName and runs other nodes' pods",
+        "the kubelet's pod source selects spec.nodeName=<node>",
+        _kubelet(relist_filters_by_node=False),
+    ),
+    Mutant(
+        "secret-env-not-decoded",
+        "nodes",
+        "nodes.env-from-config",
+        "Secret values reach the environment still base64-encoded",
+        "conformance: Secrets should be consumable from pods in env vars",
+        _kubelet(decode_secrets=False),
+    ),
+    Mutant(
+        "files-fixed-at-start",
+        "nodes",
+        "nodes.files-follow-config",
+        "files projected from ConfigMaps and Secrets never follow later changes",
+        "conformance: ConfigMap updates should be reflected in volume",
+        _kubelet(refresh_files=False),
+    ),
+    Mutant(
+        "eviction-ignores-toleration-seconds",
+        "nodes",
+        "nodes.eviction-waits-for-toleration",
+        "taint eviction deletes tolerating pods at once instead of after tolerationSeconds",
+        "taint-based eviction (tainteviction getMinTolerationTime)",
+        _replacing(TaintEvictionController(honor_toleration_seconds=False)),
+    ),
+    Mutant(
+        "eviction-in-full-disruption",
+        "nodes",
+        "nodes.no-eviction-in-full-disruption",
+        "the node lifecycle controller keeps tainting when every zone is fully disrupted",
+        "kubernetes#24597",
+        _replacing(NodeLifecycleController(honor_full_disruption=False)),
+    ),
+    Mutant(
+        "pods-marked-not-ready-on-transition-only",
+        "nodes",
+        "nodes.pods-on-unknown-nodes-not-ready",
+        "pods are marked not ready only on a Ready transition the controller saw itself",
+        "kubernetes#50067",
+        _replacing(NodeLifecycleController(level_triggered_pod_marking=False)),
+    ),
+    Mutant(
+        "node-grace-40s",
+        "nodes",
+        "nodes.unknown-after-grace",
+        "nodes turn Unknown after 40 s (the default before 1.32) while 50 s is reported",
+        "kubernetes PR #126287 (node-monitor-grace-period 40 s -> 50 s)",
+        _replacing(NodeLifecycleController(grace=40.0)),
+    ),
+)
+MUTANTS.update({m.name: m for m in _NODE_MUTANTS})
 
 
 def components_for(mutant: str | None) -> Components:

@@ -1,6 +1,7 @@
 """Probe workers, computed rather than ticked.
 
-Upstream runs one worker per probe, checking every `periodSeconds` from
+Upstream runs one worker per probe, ticking every `periodSeconds` from the
+moment the kubelet took the pod on, and skipping checks until
 `initialDelaySeconds` after the container started; the result flips after
 `failureThreshold` consecutive failures or `successThreshold` consecutive
 successes. Between two `probe.set` requests a simulated probe answers the
@@ -53,17 +54,27 @@ def initial_record(probe: str, passing: bool, started: float) -> ProbeRecord:
     return ProbeRecord(result=_INITIAL[probe], passing=passing, since=started)
 
 
-def _flip_time(record: ProbeRecord, s: ProbeSettings, base: float, gate: float) -> float:
-    """When the run of same answers since `record.since` reaches its threshold."""
-    first = max(record.since, gate, base)
-    k = max(0, math.ceil((first - base) / s.period - 1e-9))
+def _flip_time(
+    record: ProbeRecord, s: ProbeSettings, anchor: float, started: float, gate: float
+) -> float:
+    """When the run of same answers since `record.since` reaches its threshold.
+
+    The worker checks at `anchor + k·period`; a check counts once the answer
+    is the current one (`since`), the container counts as started (`gate`)
+    and `initialDelaySeconds` have passed since it started.
+    """
+    first = max(record.since, gate, normalize(started + s.delay))
+    k = max(0, math.ceil((first - anchor) / s.period - 1e-9))
+    if anchor < started and anchor + k * s.period <= started + 1e-9:
+        k += 1  # the worker's tick in the instant this container started was for the last one
     threshold = s.success if record.passing else s.failure
-    return normalize(base + (k + threshold - 1) * s.period)
+    return normalize(anchor + (k + threshold - 1) * s.period)
 
 
 def settle(
     record: ProbeRecord,
     s: ProbeSettings,
+    anchor: float,
     started: float,
     gate: float | None,
     now: float,
@@ -72,14 +83,16 @@ def settle(
 ) -> tuple[ProbeRecord, float | None]:
     """The record as of `now`, and when its result will next flip (None: it will not).
 
-    Checks run at `started + delay + k·period` once `gate` (the moment the
-    container counts as started) has passed; with `before`, a check exactly
-    at `now` is not counted (the answer changed at `now`, before it). A
-    settled record's `since` is the moment its result last flipped.
+    The worker, started at `anchor` (when the kubelet took the pod on, not
+    when this container started: upstream's worker outlives container
+    restarts), checks every period; see `_flip_time` for which checks count.
+    With `before`, a check exactly at `now` is not counted (the answer changed
+    at `now`, before it). A settled record's `since` is when its result last
+    flipped.
     """
     if record.result == record.passing or gate is None:
         return record, None
-    flip = _flip_time(record, s, normalize(started + s.delay), gate)
+    flip = _flip_time(record, s, anchor, started, gate)
     if flip < now or (flip == now and not before):
         return ProbeRecord(result=record.passing, passing=record.passing, since=flip), None
     return record, flip
@@ -88,6 +101,7 @@ def settle(
 def with_answer(
     record: ProbeRecord,
     s: ProbeSettings,
+    anchor: float,
     started: float,
     gate: float | None,
     passing: bool,
@@ -96,5 +110,5 @@ def with_answer(
     """The record after the probe's answer became `passing` at `at`."""
     if passing == record.passing:
         return record
-    settled, _ = settle(record, s, started, gate, at, before=True)
+    settled, _ = settle(record, s, anchor, started, gate, at, before=True)
     return ProbeRecord(result=settled.result, passing=passing, since=at)

@@ -143,6 +143,11 @@ class KubeletMemory:
     backoff: PMap[ContainerKey, BackOff] = attrs.field(factory=pmap)
     pull_backoff: PMap[ContainerKey, BackOff] = attrs.field(factory=pmap)
     probes: PMap[ProbeKey, ProbeRecord] = attrs.field(factory=pmap)
+    #: Whether `pods` came from a list of the API since the kubelet started: until then it
+    #: cannot tell a deleted pod from one it has not heard of, and kills nothing.
+    listed: bool = False
+    #: Per pod uid, when its probe workers started: their checks tick from then.
+    workers: PMap[str, float] = attrs.field(factory=pmap)
 
 
 @attrs.frozen
@@ -166,6 +171,8 @@ class Machine:
     wake_at: float | None = None
     #: The kubelet must sync at the next chance (its pods, node or configuration changed).
     dirty: bool = True
+    #: The store revision of the kubelet's last full list: older changes are already in it.
+    listed_at: int = 0
 
     @property
     def healthy(self) -> bool:

@@ -24,7 +24,7 @@ from conformance.machines.runtime import LevelMachine
 __all__ = ["NodesActions", "NodesMachine"]
 
 MACHINES = ("n1", "n2", "n3")
-PODS = ("a", "b", "c")
+PODS = ("a", "b")
 IMAGES = ("registry.example/app:1", "registry.example/app:2")
 POLICIES = ("Always", "OnFailure", "Never")
 CONFIGS = ("none", "env", "env-from-secret", "files")
@@ -76,6 +76,11 @@ class NodesActions(Actions):
     level = "nodes"
     observations = ({"op": "snapshot"}, {"op": "runtime"})
 
+    def _then_wait(self, wait: float) -> None:
+        """Let time pass after an action, so that one step is a cause and its effect."""
+        if wait:
+            self.send({"op": "advance", "seconds": wait})
+
     @action
     def reset(self, seed: int, machines: int = 2) -> None:
         """An empty cluster with `machines` machines, the ConfigMap and the Secret."""
@@ -106,12 +111,14 @@ class NodesActions(Actions):
         config: str,
         image: str,
         grace: int | None = None,
+        wait: float = 0,
     ) -> None:
         manifest = pod_manifest(name, node, policy, tuple(probes), config, image, grace)
         self.send({"op": "create", "object": manifest})
+        self._then_wait(wait)
 
     @action
-    def delete_pod(self, name: str, force: bool) -> None:
+    def delete_pod(self, name: str, force: bool, wait: float = 0) -> None:
         request: dict[str, Any] = {
             "op": "delete",
             "kind": "Pod",
@@ -121,9 +128,10 @@ class NodesActions(Actions):
         if force:
             request["gracePeriodSeconds"] = 0
         self.send(request)
+        self._then_wait(wait)
 
     @action
-    def put_config(self, kind: str, key: str, value: str) -> None:
+    def put_config(self, kind: str, key: str, value: str, wait: float = 0) -> None:
         """Create the ConfigMap `config` (or Secret `secret`) or change one of its keys."""
         name = "config" if kind == "ConfigMap" else "secret"
         encoded = value if kind == "ConfigMap" else base64.b64encode(value.encode()).decode()
@@ -139,6 +147,7 @@ class NodesActions(Actions):
                 "data": {key: encoded},
             }
             self.send({"op": "create", "object": obj})
+        self._then_wait(wait)
 
     @action
     def delete_config(self, kind: str) -> None:
@@ -146,7 +155,7 @@ class NodesActions(Actions):
         self.send({"op": "delete", "kind": kind, "namespace": NAMESPACE, "name": name})
 
     @action
-    def exit(self, pod: str, code: int) -> None:
+    def exit(self, pod: str, code: int, wait: float = 0) -> None:
         self.send(
             {
                 "op": "container.exit",
@@ -156,9 +165,10 @@ class NodesActions(Actions):
                 "code": code,
             }
         )
+        self._then_wait(wait)
 
     @action
-    def set_probe(self, pod: str, probe: str, passing: bool) -> None:
+    def set_probe(self, pod: str, probe: str, passing: bool, wait: float = 0) -> None:
         self.send(
             {
                 "op": "probe.set",
@@ -169,15 +179,23 @@ class NodesActions(Actions):
                 "passing": passing,
             }
         )
+        self._then_wait(wait)
 
     @action
-    def image_fail(self, image: str, failing: bool) -> None:
+    def image_fail(self, image: str, failing: bool, wait: float = 0) -> None:
         self.send({"op": "image.fail", "image": image, "failing": failing})
+        self._then_wait(wait)
 
     @action
-    def fault(self, op: str, name: str) -> None:
-        """A machine fault: node.down, node.up, node.partition, node.heal, kubelet.restart."""
-        self.send({"op": op, "name": name})
+    def fault(self, op: str, name: str, wait: float = 0) -> None:
+        """A machine fault: node.down, node.up, node.partition, node.heal, kubelet.restart,
+        or `reboot` (down, then up at once)."""
+        if op == "reboot":
+            self.send({"op": "node.down", "name": name})
+            self.send({"op": "node.up", "name": name})
+        else:
+            self.send({"op": op, "name": name})
+        self._then_wait(wait)
 
     @action
     def remove_machine(self, name: str, delete_node: bool) -> None:
@@ -202,25 +220,80 @@ class NodesActions(Actions):
         self.send({"op": "controller.restart", "name": controller})
 
 
-_FAULTS = ("node.down", "node.up", "node.partition", "node.heal", "kubelet.restart")
+_FAULTS = ("node.down", "node.up", "node.partition", "node.heal", "kubelet.restart", "reboot")
+#: Time after an action: often none, often a probe period or two, sometimes a grace period.
+_WAITS = st.sampled_from((0, 0, 1, 5, 10, 30, 60, 300))
+#: Pods go mostly to the two machines every example has.
+_NODES = st.sampled_from(("n1", "n1", "n2", "n2", "n3"))
+
+
+#: Swarm testing (Groce et al., ISSTA 2012): each example turns on a few kinds of action and
+#: leaves the others out, so that its steps concentrate on what those kinds do together.
+FEATURES = (
+    "delete",
+    "config",
+    "exit",
+    "probe",
+    "image",
+    "fault",
+    "machines",
+    "controllers",
+)
+
+
+def _on(feature: str) -> Any:
+    return precondition(lambda self: feature in self.features)
 
 
 class NodesMachine(LevelMachine):
     actions_class = NodesActions
     final_settle_seconds = 900
 
-    @initialize(seed=st.integers(0, 2**16), machines=st.integers(1, 3))
-    def reset(self, seed: int, machines: int) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self.features: frozenset[str] = frozenset(FEATURES)
+
+    @initialize(
+        seed=st.integers(0, 2**16),
+        machines=st.sampled_from((2, 2, 3)),
+        features=st.sets(st.sampled_from(FEATURES), min_size=1, max_size=3),
+        policy=st.sampled_from(POLICIES),
+        probes=st.lists(st.sampled_from(PROBES), unique=True, max_size=2),
+        config=st.sampled_from(CONFIGS),
+    )
+    def reset(
+        self,
+        seed: int,
+        machines: int,
+        features: set[str],
+        policy: str,
+        probes: list[str],
+        config: str,
+    ) -> None:
+        """Every example starts with pod `a` running on n1, so that its steps can go to faults."""
+        self.features = frozenset(features)
         self.do("reset", seed=seed, machines=machines)
+        self.do(
+            "create_pod",
+            name="a",
+            node="n1",
+            policy=policy,
+            probes=probes,
+            config=config,
+            image=IMAGES[0],
+            grace=None,
+            wait=1,
+        )
 
     @rule(
         name=st.sampled_from(PODS),
-        node=st.sampled_from(MACHINES),
+        node=_NODES,
         policy=st.sampled_from(POLICIES),
         probes=st.lists(st.sampled_from(PROBES), unique=True, max_size=2),
         config=st.sampled_from(CONFIGS),
         image=st.sampled_from(IMAGES),
         grace=st.sampled_from((None, 0, 5)),
+        wait=_WAITS,
     )
     def create_pod(
         self,
@@ -231,6 +304,7 @@ class NodesMachine(LevelMachine):
         config: str,
         image: str,
         grace: int | None,
+        wait: float,
     ) -> None:
         self.do(
             "create_pod",
@@ -241,51 +315,77 @@ class NodesMachine(LevelMachine):
             config=config,
             image=image,
             grace=grace,
+            wait=wait,
         )
 
-    @rule(name=st.sampled_from(PODS), force=st.booleans())
-    def delete_pod(self, name: str, force: bool) -> None:
-        self.do("delete_pod", name=name, force=force)
+    @_on("delete")
+    @rule(name=st.sampled_from(PODS), force=st.booleans(), wait=_WAITS)
+    def delete_pod(self, name: str, force: bool, wait: float) -> None:
+        self.do("delete_pod", name=name, force=force, wait=wait)
 
+    @_on("config")
     @rule(
         kind=st.sampled_from(("ConfigMap", "Secret")),
         key=st.sampled_from(("k1", "k2")),
         value=st.sampled_from(("one", "two", "three")),
+        wait=_WAITS,
     )
-    def put_config(self, kind: str, key: str, value: str) -> None:
-        self.do("put_config", kind=kind, key=key, value=value)
+    def put_config(self, kind: str, key: str, value: str, wait: float) -> None:
+        self.do("put_config", kind=kind, key=key, value=value, wait=wait)
 
+    @_on("config")
     @rule(kind=st.sampled_from(("ConfigMap", "Secret")))
     def delete_config(self, kind: str) -> None:
         self.do("delete_config", kind=kind)
 
+    @_on("exit")
     @precondition(lambda self: self.can("apps", "container.exit"))
-    @rule(pod=st.sampled_from(PODS), code=st.sampled_from((0, 1, 137)))
-    def exit(self, pod: str, code: int) -> None:
-        self.do("exit", pod=pod, code=code)
+    @rule(pod=st.sampled_from(PODS), code=st.sampled_from((0, 1, 137)), wait=_WAITS)
+    def exit(self, pod: str, code: int, wait: float) -> None:
+        self.do("exit", pod=pod, code=code, wait=wait)
 
+    @_on("probe")
     @precondition(lambda self: self.can("apps", "probe.set"))
-    @rule(pod=st.sampled_from(PODS), probe=st.sampled_from(PROBES), passing=st.booleans())
-    def set_probe(self, pod: str, probe: str, passing: bool) -> None:
-        self.do("set_probe", pod=pod, probe=probe, passing=passing)
+    @rule(
+        pod=st.sampled_from(PODS),
+        probe=st.sampled_from(PROBES),
+        passing=st.booleans(),
+        wait=_WAITS,
+    )
+    def set_probe(self, pod: str, probe: str, passing: bool, wait: float) -> None:
+        self.do("set_probe", pod=pod, probe=probe, passing=passing, wait=wait)
 
+    @_on("image")
     @precondition(lambda self: self.can("apps", "image.fail"))
-    @rule(image=st.sampled_from(IMAGES), failing=st.booleans())
-    def image_fail(self, image: str, failing: bool) -> None:
-        self.do("image_fail", image=image, failing=failing)
+    @rule(image=st.sampled_from(IMAGES), failing=st.booleans(), wait=_WAITS)
+    def image_fail(self, image: str, failing: bool, wait: float) -> None:
+        self.do("image_fail", image=image, failing=failing, wait=wait)
 
+    @_on("fault")
     @precondition(lambda self: self.can("faults"))
-    @rule(op=st.sampled_from(_FAULTS), name=st.sampled_from(MACHINES))
-    def fault(self, op: str, name: str) -> None:
-        self.do("fault", op=op, name=name)
+    @rule(op=st.sampled_from(_FAULTS), name=_NODES, wait=_WAITS)
+    def fault(self, op: str, name: str, wait: float) -> None:
+        self.do("fault", op=op, name=name, wait=wait)
 
-    @rule(name=st.sampled_from(MACHINES))
-    def add_machine(self, name: str) -> None:
-        self.do("add_machine", name=name)
+    @_on("fault")
+    @precondition(lambda self: self.can("faults"))
+    @rule(op=st.sampled_from(_FAULTS), pod=st.sampled_from(PODS), wait=_WAITS)
+    def fault_where_pod_runs(self, op: str, pod: str, wait: float) -> None:
+        """The nemesis aims at the machine a pod is bound to (the first machine if none)."""
+        snapshot = self.driver.trace.snapshot or {}
+        found = snapshot.get(("Pod", NAMESPACE, pod))
+        name = ((found or {}).get("spec") or {}).get("nodeName") or MACHINES[0]
+        self.do("fault", op=op, name=name, wait=wait)
 
+    @_on("machines")
     @rule(name=st.sampled_from(MACHINES), delete_node=st.booleans())
     def remove_machine(self, name: str, delete_node: bool) -> None:
         self.do("remove_machine", name=name, delete_node=delete_node)
+
+    @_on("machines")
+    @rule(name=st.sampled_from(MACHINES))
+    def add_machine(self, name: str) -> None:
+        self.do("add_machine", name=name)
 
     @rule(seconds=st.sampled_from((0, 1, 5, 10, 20, 30, 45, 60, 120, 300, 400, 1000)))
     def advance(self, seconds: float) -> None:
@@ -295,11 +395,13 @@ class NodesMachine(LevelMachine):
     def settle(self) -> None:
         self.do("settle", max_seconds=900)
 
+    @_on("controllers")
     @precondition(lambda self: self.can("controllers"))
-    @rule(controller=st.sampled_from(CONTROLLERS), seconds=st.sampled_from((0, 30, 120)))
+    @rule(controller=st.sampled_from(CONTROLLERS), seconds=st.sampled_from((0, 0, 30, 120)))
     def lag(self, controller: str, seconds: float) -> None:
         self.do("lag", controller=controller, seconds=seconds)
 
+    @_on("controllers")
     @precondition(lambda self: self.can("controllers"))
     @rule(controller=st.sampled_from(CONTROLLERS))
     def restart(self, controller: str) -> None:

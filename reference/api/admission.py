@@ -10,13 +10,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from reference.constants import TIMING_PARAMETERS
+from reference.constants import TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE, TIMING_PARAMETERS
 
 __all__ = ["TAINT_NODE_NOT_READY", "TAINT_NODE_UNREACHABLE", "add_default_tolerations"]
 
 #: v1.TaintNodeNotReady and v1.TaintNodeUnreachable (the node lifecycle NoExecute taints).
-TAINT_NODE_NOT_READY = "node.kubernetes.io/not-ready"
-TAINT_NODE_UNREACHABLE = "node.kubernetes.io/unreachable"
 _DEFAULTED = (TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE)
 
 

@@ -29,21 +29,26 @@ from typing import Any
 import attrs
 from pyrsistent import PMap, pmap
 
-from reference.constants import TIMING_PARAMETERS
+from reference.constants import (
+    LABEL_EXCLUDE_DISRUPTION,
+    LARGE_CLUSTER_SIZE_THRESHOLD,
+    NODE_EVICTION_RATE,
+    NODE_STARTUP_GRACE_SECONDS,
+    SECONDARY_NODE_EVICTION_RATE,
+    TAINT_NODE_NOT_READY,
+    TAINT_NODE_UNREACHABLE,
+    TAINT_NODE_UNSCHEDULABLE,
+    TIMING_PARAMETERS,
+    UNHEALTHY_ZONE_THRESHOLD,
+)
 from reference.controllers.base import Reconcile, View
 from reference.timefmt import format_time, format_whole_seconds, normalize, parse_time
 
 __all__ = ["NodeLifecycleController", "NodeLifecycleState"]
 
-NOT_READY = "node.kubernetes.io/not-ready"
-UNREACHABLE = "node.kubernetes.io/unreachable"
-UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
-EXCLUDE_DISRUPTION = "node.kubernetes.io/exclude-disruption"
-STARTUP_GRACE = 60.0
-EVICTION_RATE = 0.1
-SECONDARY_EVICTION_RATE = 0.01
-UNHEALTHY_ZONE_THRESHOLD = 0.55
-LARGE_CLUSTER_SIZE = 50
+NOT_READY = TAINT_NODE_NOT_READY
+UNREACHABLE = TAINT_NODE_UNREACHABLE
+UNSCHEDULABLE = TAINT_NODE_UNSCHEDULABLE
 _KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 _LEASE_NAMESPACE = "kube-node-lease"
 
@@ -58,6 +63,9 @@ class NodeLifecycleState:
     fresh_since: float = -math.inf
     #: The Ready status each node had on the last pass (for the transition-only mutant).
     observed: PMap[str, str] = attrs.field(factory=pmap)
+    #: When this controller first saw each node: upstream starts a node's probe there, so a
+    #: restarted controller gives every node a fresh grace period.
+    first_seen: PMap[str, float] = attrs.field(factory=pmap)
 
 
 def _ready(node: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -89,8 +97,8 @@ def _zone_state(statuses: list[str]) -> str:
 
 def _rate(state: str, size: int) -> float:
     if state == "PartialDisruption":
-        return SECONDARY_EVICTION_RATE if size > LARGE_CLUSTER_SIZE else 0.0
-    return EVICTION_RATE
+        return SECONDARY_NODE_EVICTION_RATE if size > LARGE_CLUSTER_SIZE_THRESHOLD else 0.0
+    return NODE_EVICTION_RATE
 
 
 def _next_tick(after: float, period: float) -> float:
@@ -118,12 +126,15 @@ class NodeLifecycleController:
         writes: list[dict[str, Any]] = []
         wake: list[float] = []
         nodes = sorted(view.objects("Node"), key=lambda n: n["metadata"]["name"])
+        first_seen = {
+            n["metadata"]["name"]: st.first_seen.get(n["metadata"]["name"], now) for n in nodes
+        }
         statuses: dict[str, str] = {}
         for node in nodes:
             name = node["metadata"]["name"]
             ready = _ready(node)
-            heard = self._last_heard(view, node, ready, st)
-            grace = self.grace if ready is not None else STARTUP_GRACE
+            heard = max(self._last_heard(view, node, ready, st), first_seen[name])
+            grace = self.grace if ready is not None else NODE_STARTUP_GRACE_SECONDS
             deadline = normalize(heard + grace)
             status = ready.get("status", "Unknown") if ready is not None else "Unknown"
             if now > deadline and (ready is None or status != "Unknown" or _needs_unknown(node)):
@@ -142,7 +153,7 @@ class NodeLifecycleController:
         zones: dict[str, list[str]] = {}
         for node in nodes:
             labels = node["metadata"].get("labels") or {}
-            if EXCLUDE_DISRUPTION in labels:
+            if LABEL_EXCLUDE_DISRUPTION in labels:
                 continue
             zones.setdefault(_zone(node), []).append(statuses[node["metadata"]["name"]])
         zone_states = {z: _zone_state(s) for z, s in zones.items()}
@@ -162,7 +173,19 @@ class NodeLifecycleController:
             taints = list((node.get("spec") or {}).get("taints") or [])
             new = _no_schedule_taints(node, taints, status, now)
             has = {t.get("key") for t in new if t.get("effect") == "NoExecute"}
-            if status == "True" or all_disrupted:
+            if name not in st.first_seen:
+                # markNodeAsReachable on a node seen for the first time (also after a restart):
+                # its NoExecute taints go, to come back through the rate limiter if still due.
+                new = [
+                    t
+                    for t in new
+                    if not (
+                        t.get("effect") == "NoExecute" and t.get("key") in (NOT_READY, UNREACHABLE)
+                    )
+                ]
+                if status != "True" and not all_disrupted:
+                    wake.append(normalize(now + self.period))
+            elif status == "True" or all_disrupted:
                 new = [
                     t
                     for t in new
@@ -221,6 +244,7 @@ class NodeLifecycleController:
             all_disrupted=all_disrupted,
             fresh_since=fresh_since,
             observed=pmap(statuses),
+            first_seen=pmap(first_seen),
         )
         future = [w for w in wake if w > now]
         return Reconcile(tuple(writes), new_state, min(future) if future else None)

@@ -32,26 +32,28 @@ from typing import Any
 import attrs
 from pyrsistent import PMap, pmap
 
+from reference.constants import (
+    POD_GC_CHECK_PERIOD_SECONDS,
+    POD_GC_QUARANTINE_SECONDS,
+    TAINT_NODE_OUT_OF_SERVICE,
+    TERMINATED_POD_GC_THRESHOLD,
+)
 from reference.controllers.base import Reconcile, View
 from reference.objects import deleting, meta
 from reference.timefmt import format_whole_seconds, normalize, parse_time
 
 __all__ = [
-    "GC_CHECK_PERIOD_SECONDS",
-    "QUARANTINE_SECONDS",
+    "POD_GC_CHECK_PERIOD_SECONDS",
+    "POD_GC_QUARANTINE_SECONDS",
     "TAINT_NODE_OUT_OF_SERVICE",
     "TERMINATED_POD_GC_THRESHOLD",
     "PodGarbageCollector",
 ]
 
 #: kube-controller-manager's --terminated-pod-gc-threshold default (0 disables the sweep).
-TERMINATED_POD_GC_THRESHOLD = 12500
 #: podgc's quarantineTime: how long a missing node's pods are spared.
-QUARANTINE_SECONDS = 40.0
 #: podgc's gcCheckPeriod. The reference does not tick (see `PodGarbageCollector`).
-GC_CHECK_PERIOD_SECONDS = 20.0
 #: v1.TaintNodeOutOfService.
-TAINT_NODE_OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 
 _ORPHAN_CONDITION: Mapping[str, str] = {
     "type": "DisruptionTarget",
@@ -92,7 +94,7 @@ class PodGarbageCollector:
     name: str = "podgc"
     #: Terminated pods kept before the oldest are deleted (0: the sweep is off).
     terminated_pod_threshold: int = TERMINATED_POD_GC_THRESHOLD
-    quarantine_seconds: float = QUARANTINE_SECONDS
+    quarantine_seconds: float = POD_GC_QUARANTINE_SECONDS
 
     def initial_state(self) -> PMap[str, float]:
         return pmap()

@@ -210,7 +210,14 @@ SESSION: Script = [
     lambda a: {"op": "watch", "kind": "ConfigMap", "resourceVersion": a[2]["resourceVersion"]},
     lambda a: {"op": "controller.lag", "name": "garbagecollector", "seconds": 10},
     lambda a: {"op": "controller.restart", "name": "garbagecollector"},
-    lambda a: {"op": "route", "namespace": "default", "service": "s", "port": 80, "client": "10.0.0.1", "count": 1},
+    lambda a: {
+        "op": "route",
+        "namespace": "default",
+        "service": "s",
+        "port": 80,
+        "client": "10.0.0.1",
+        "count": 1,
+    },
     lambda a: {"op": "snapshot"},
 ]
 

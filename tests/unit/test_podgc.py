@@ -15,13 +15,15 @@ from pyrsistent import pmap
 
 from reference import Components, new_cluster, step
 from reference.api.server import ApiState, handle
-from reference.controllers import GarbageCollector, NamespaceController, Reconcile, View
-from reference.controllers.podgc import (
-    QUARANTINE_SECONDS,
+from reference.constants import (
+    POD_GC_QUARANTINE_SECONDS as QUARANTINE_SECONDS,
+)
+from reference.constants import (
     TAINT_NODE_OUT_OF_SERVICE,
     TERMINATED_POD_GC_THRESHOLD,
-    PodGarbageCollector,
 )
+from reference.controllers import GarbageCollector, NamespaceController, Reconcile, View
+from reference.controllers.podgc import PodGarbageCollector
 from reference.timefmt import format_whole_seconds
 
 PODGC = PodGarbageCollector()
