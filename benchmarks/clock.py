@@ -17,11 +17,14 @@ built through `reference.cluster.step`:
   moves the clock writes every renewal due (one Lease per node), so this
   costs per request: `(24 x 1 h - 1 d) / 23` is the price of one;
 - **crash loop**: P pods (default 50) whose liveness probe fails, so that
-  their containers are killed and restarted with CrashLoopBackOff for a
-  simulated day. Created at once, they crash in step (few instants, many
-  events per instant); **staggered** (created `10 s / P` apart, so each is
-  killed at its own instant) the same workload runs for a shorter time, on
-  N nodes and on N/10.
+  their containers are killed and restarted with CrashLoopBackOff, for
+  half a simulated day (`--crash-hours 24` for a whole one: about 2 minutes
+  on 1 000 nodes). Created at once, they crash in step: few instants, many
+  events per instant. **Staggered** (created `10 s / P` apart, so that each
+  is killed and restarted at instants of its own) the same workload runs
+  for ten minutes on smaller clusters (N/10 and N/100 nodes by default:
+  an instant costs in proportion to the cluster, and on N = 1 000 nodes the
+  staggered loop alone takes minutes; `--stagger-nodes 1000` to see it).
 
 Each row counts the **events** (store revisions written) and the
 **instants** (distinct simulated moments at which something was written,
@@ -34,8 +37,10 @@ Nothing is asserted: this is something to read, not a test.
 
     .venv/bin/python benchmarks/clock.py                  # 1 000 nodes, about 2 minutes
     .venv/bin/python benchmarks/clock.py --quick          # 100 nodes, a few seconds
+    .venv/bin/python benchmarks/clock.py --no-crash       # idle rows only, about 10 s
     .venv/bin/python benchmarks/clock.py [--nodes N] [--pods P] [--crash-hours H]
-        [--stagger-minutes M] [--repeat N] [--no-crash] [--profile ROW] [--top N]
+        [--stagger-minutes M] [--stagger-nodes N1,N2] [--repeat N] [--no-crash]
+        [--profile ROW] [--top N]
 """
 
 from __future__ import annotations
@@ -224,27 +229,28 @@ def scenarios(args: argparse.Namespace, idle: Cluster) -> list[Scenario]:
     if args.crash:
         pods, hours, minutes = args.pods, args.crash_hours, args.stagger_minutes
         stagger = PROBE_PERIOD / pods
-        small = max(args.nodes // 10, 1)
-        found += [
+        found.append(
             Scenario(
                 "crash",
                 f"crash loop, {pods} pods in step, {hours:g} h",
                 lambda: crash_loop(idle, pods, 0.0),
                 [advance(hours * HOUR)],
-            ),
-            Scenario(
-                "staggered",
-                f"crash loop, {pods} pods staggered, {minutes:g} min",
-                lambda: crash_loop(idle, pods, stagger),
-                [advance(minutes * 60)],
-            ),
-            Scenario(
-                "staggered-small",
-                f"  same on {small} nodes",
-                lambda: crash_loop(build(small)[0], pods, stagger),
-                [advance(minutes * 60)],
-            ),
-        ]
+            )
+        )
+        for nodes in args.stagger_nodes:
+
+            def start(nodes: int = nodes) -> Cluster:
+                base = idle if nodes == args.nodes else build(nodes)[0]
+                return crash_loop(base, pods, stagger)
+
+            found.append(
+                Scenario(
+                    f"staggered-{nodes}",
+                    f"crash loop, {pods} pods staggered, {minutes:g} min",
+                    start,
+                    [advance(minutes * 60)],
+                )
+            )
     return found
 
 
@@ -293,18 +299,24 @@ def render(rows: Sequence[Row], args: argparse.Namespace) -> str:
         f" ({(hourly.events - day.events) / 23:.0f} events: the Leases it writes)",
     ]
     if "crash" in by:
-        crash, stag, small = by["crash"], by["staggered"], by["staggered-small"]
+        crash = by["crash"]
         idle_rate = hourly.per_1000_events() or 0.0
-        lines += [
+        lines.append(
             f"  crash loop in step: {_opt(crash.per_1000_events(), '.2f')} s per 1000 events"
             f" vs idle hourly {idle_rate:.2f} s"
             f" ({(crash.per_1000_events() or 0.0) / idle_rate:.1f}x);"
-            f" {crash.events / max(crash.instants, 1):.0f} events per instant",
-            f"  crash loop staggered: {_opt(stag.ms_per_instant(), '.1f')} ms per instant on"
-            f" {stag.nodes} nodes, {_opt(small.ms_per_instant(), '.1f')} ms on {small.nodes}"
-            f" ({(stag.ms_per_instant() or 0.0) / (small.ms_per_instant() or 1.0):.1f}x);"
-            f" {stag.events / max(stag.instants, 1):.1f} events per instant",
-        ]
+            f" {crash.events / max(crash.instants, 1):.0f} events per instant"
+        )
+        staggered = [r for r in rows if r.key.startswith("staggered-")]
+        if staggered:
+            costs = ", ".join(
+                f"{_opt(r.ms_per_instant(), '.1f')} ms on {r.nodes} nodes" for r in staggered
+            )
+            per_instant = staggered[0].events / max(staggered[0].instants, 1)
+            lines.append(
+                f"  crash loop staggered, per instant: {costs}"
+                f" ({per_instant:.1f} events per instant)"
+            )
     goal = "met" if day.cpu < IDLE_DAY_GOAL else "NOT met"
     scale = "" if args.nodes == 1000 else " (goal is stated for 1000 nodes)"
     lines += [
@@ -358,7 +370,13 @@ def profile(scenario: Scenario, top: int) -> str:
 
 # -- main --------------------------------------------------------------------------------------
 
-_ROWS = ("idle-hour", "idle-day", "idle-10d", "idle-hourly", "crash", "staggered")
+_IDLE_ROWS = ("idle-hour", "idle-day", "idle-10d", "idle-hourly")
+
+
+def row_keys(args: argparse.Namespace) -> list[str]:
+    """The rows `scenarios` measures (and `--profile` may name), known before any cluster."""
+    crash = ["crash", *(f"staggered-{n}" for n in args.stagger_nodes)] if args.crash else []
+    return [*_IDLE_ROWS, *crash]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -368,7 +386,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--crash-hours",
         type=float,
-        help="simulated hours of the in-step crash loop (default 24; --quick 2)",
+        help="simulated hours of the in-step crash loop (default 12; --quick 2)",
     )
     p.add_argument(
         "--stagger-minutes",
@@ -379,25 +397,41 @@ def _parser() -> argparse.ArgumentParser:
         "--repeat", type=int, default=3, help="runs of each single-advance idle row (default 3)"
     )
     p.add_argument("--quick", action="store_true", help="a small run for smoke tests")
+    p.add_argument("--no-crash", dest="crash", action="store_false", help="idle scenarios only")
     p.add_argument(
-        "--no-crash", dest="crash", action="store_false", help="idle scenarios only"
+        "--stagger-nodes",
+        type=_sizes,
+        help="cluster sizes of the staggered crash loop, comma-separated"
+        " (default N/10,N/100: on N nodes it costs minutes)",
     )
     p.add_argument(
         "--profile",
-        choices=_ROWS,
         metavar="ROW",
-        help=f"also run one scenario under cProfile (not measured): {', '.join(_ROWS)}",
+        help="also run one row under cProfile (not measured): "
+        + ", ".join((*_IDLE_ROWS, "crash", "staggered-NODES")),
     )
     p.add_argument("--top", type=int, default=25, help="functions shown by --profile (default 25)")
     return p
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of node counts: {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("node counts must be at least 1")
+    return sizes
+
+
 def _defaults(args: argparse.Namespace) -> argparse.Namespace:
     small = {"nodes": 100, "pods": 10, "crash_hours": 2.0, "stagger_minutes": 5.0}
-    full = {"nodes": 1000, "pods": 50, "crash_hours": 24.0, "stagger_minutes": 10.0}
+    full = {"nodes": 1000, "pods": 50, "crash_hours": 12.0, "stagger_minutes": 10.0}
     for name, value in (small if args.quick else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.stagger_nodes is None:
+        args.stagger_nodes = sorted({max(args.nodes // 10, 1), max(args.nodes // 100, 1)})[::-1]
     return args
 
 
@@ -409,8 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.crash_hours <= 0 or args.stagger_minutes <= 0:
         print("clock: --crash-hours and --stagger-minutes must be positive", file=sys.stderr)
         return 2
-    if args.profile in ("crash", "staggered") and not args.crash:
-        print("clock: --profile of a crash loop needs the crash scenarios", file=sys.stderr)
+    if args.profile is not None and args.profile not in row_keys(args):
+        keys = ", ".join(row_keys(args))
+        print(f"clock: no row {args.profile!r} to profile; this run has: {keys}", file=sys.stderr)
         return 2
     # Warm up: first calls pay for lazy imports and caches, not for the clock.
     warm = send(send(new_cluster(), node_adds(1)[0]), advance(DAY))
@@ -419,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     idle, built, first = build(args.nodes)
     rows = [built, first]
     chosen = scenarios(args, idle)
+    assert [s.key for s in chosen] == row_keys(args)
     for s in chosen:
         _, row = measure(s.key, s.label, s.start(), s.requests, s.repeat)
         rows.append(row)

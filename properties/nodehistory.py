@@ -73,6 +73,8 @@ class Machine:
     last_fault: float = -INF
     #: When this machine joined (a machine re-added under the same name is a new one).
     added: float = -INF
+    #: Every spell powered off (or removed): (from, until), until INF while it lasts.
+    downs: tuple[tuple[float, float], ...] = ()
 
 
 @attrs.frozen
@@ -100,8 +102,12 @@ class NodesHistory:
     tainted_since: PMap[str, float] = attrs.field(factory=pmap)
     #: controller -> since when it reads the cluster as it is (INF while lagging).
     lag_clear_since: PMap[str, float] = attrs.field(factory=pmap)
+    #: controller -> when it was last restarted.
+    restarted: PMap[str, float] = attrs.field(factory=pmap)
     #: uid -> node, pods Ready on a node when its kubelet restarted, while nothing else happened.
     ready_at_kubelet_restart: PMap[str, str] = attrs.field(factory=pmap)
+    #: When the last op that may change what a kubelet reports was sent.
+    disturbed_at: float = -INF
     #: The newest step ended with `settle` answering settled.
     settled: bool = False
     #: Ops the newest step sent (successful ones).
@@ -123,10 +129,11 @@ class NodesHistory:
         return m is not None and m.up and m.reachable and m.healthy_since <= start
 
     def up_throughout(self, node: str, start: float, end: float) -> bool:
+        """Whether the machine was powered on during the whole of [start, end]."""
         m = self.machines.get(node)
         if m is None:
             return False
-        return not (start - 1e-6 <= m.last_down <= end + 1e-6) and (m.up or m.last_down > end)
+        return not any(a <= end + 1e-6 and b >= start - 1e-6 for a, b in m.downs)
 
 
 _MEMO: dict[int, tuple[weakref.ref[Trace], NodesHistory]] = {}
@@ -201,7 +208,7 @@ def _learn(h: NodesHistory, ex: Exchange) -> NodesHistory:
             return attrs.evolve(h, points=h.points.set(-1, point))
         return h
     if op in _DISTURBING:
-        h = _disturb(h, ex)
+        h = attrs.evolve(_disturb(h, ex), disturbed_at=now)
     if op == "node.add":
         name = str(req.get("name"))
         return attrs.evolve(h, machines=h.machines.set(name, Machine(healthy_since=now, added=now)))
@@ -209,9 +216,19 @@ def _learn(h: NodesHistory, ex: Exchange) -> NodesHistory:
         name = str(req.get("name"))
         m = h.machines.get(name, Machine())
         if op == "node.remove" or (op == "node.down" and m.up):
-            m = attrs.evolve(m, up=False, last_down=now, healthy_since=INF, last_fault=now)
+            downs = m.downs if not m.up else (*m.downs, (now, INF))
+            m = attrs.evolve(
+                m, up=False, last_down=now, healthy_since=INF, last_fault=now, downs=downs
+            )
         elif op == "node.up" and not m.up:
-            m = attrs.evolve(m, up=True, healthy_since=now if m.reachable else INF, last_fault=now)
+            downs = (*m.downs[:-1], (m.downs[-1][0], now)) if m.downs else ()
+            m = attrs.evolve(
+                m,
+                up=True,
+                healthy_since=now if m.reachable else INF,
+                last_fault=now,
+                downs=downs,
+            )
         elif op == "node.partition" and m.reachable:
             m = attrs.evolve(m, reachable=False, healthy_since=INF, last_fault=now)
         elif op == "node.heal" and not m.reachable:
@@ -247,6 +264,8 @@ def _learn(h: NodesHistory, ex: Exchange) -> NodesHistory:
                 ever_failed_images=h.ever_failed_images.add(image),
             )
         return attrs.evolve(h, failing_images=h.failing_images.discard(image))
+    if op == "controller.restart":
+        return attrs.evolve(h, restarted=h.restarted.set(str(req.get("name")), now))
     if op == "controller.lag":
         name = str(req.get("name"))
         seconds = req.get("seconds") or 0

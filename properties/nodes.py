@@ -598,12 +598,15 @@ def unknown_after_grace(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
                 node,
             )
             return
-        late = cur.now > heard + grace + 2 * period + 1
+        # A restarted controller gives every node a fresh grace period (upstream's probe
+        # timestamp starts when it first sees the node).
+        since = max(heard, h.restarted.get(_NLC, -INF))
+        late = cur.now > since + grace + 2 * period + 1
         if status == "True" and late and h.lag_clear(_NLC) <= heard and name in h.machines:
             yield _violation(
                 trace,
                 law_id,
-                f"node {name} is still Ready {cur.now - heard:g}s after its last heartbeat;"
+                f"node {name} is still Ready {cur.now - since:g}s after its last heartbeat;"
                 f" it should be Unknown after {grace:g}s (+ {2 * period:g}s)",
                 node,
             )
