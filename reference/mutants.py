@@ -42,6 +42,9 @@ class Mutant:
     bug: str
     #: Builds the mutated part: `Components` for cluster levels, a `Store` for the store level.
     build: Callable[[], Any] = attrs.field(repr=False)
+    #: The level's generator finds it within the `mutants` budget. When False, the kill rests
+    #: on the stored counterexample (fixtures/counterexamples), replayed as an example database.
+    searchable: bool = True
 
 
 class UnknownMutant(KeyError):
@@ -465,6 +468,7 @@ _NODE_MUTANTS = (
         "after a partition heals the kubelet keeps running pods deleted meanwhile",
         "kubernetes#30972",
         _kubelet(relist_drops_missing=False),
+        searchable=False,
     ),
     Mutant(
         "restart-count-in-kubelet-memory",
@@ -553,6 +557,7 @@ _NODE_MUTANTS = (
         "pods are marked not ready only on a Ready transition the controller saw itself",
         "kubernetes#50067",
         _replacing(NodeLifecycleController(level_triggered_pod_marking=False)),
+        searchable=False,
     ),
     Mutant(
         "node-grace-40s",
