@@ -240,8 +240,8 @@ def _restart_gaps(
 
 @law(
     "nodes.crashloop-backoff-capped",
-    "A crashed container is restarted within crashLoopBackOffMaxSeconds (plus one sync period)"
-    " of its exit.",
+    "A crashed container is restarted within crashLoopBackOffMaxSeconds (plus two initial"
+    " back-off periods for the kubelet's sync) of its exit.",
     needs=_NEEDS,
     kinds=("Pod", "Node"),
 )
@@ -251,7 +251,9 @@ def crashloop_backoff_capped(trace: Trace, info: TargetInfo) -> Iterable[Violati
         return
     h, cur = fresh
     cap = _param(info, "crashLoopBackOffMaxSeconds", 300)
-    slack = _param(info, "crashLoopBackOffInitialSeconds", 10)
+    # Upstream restarts at the pod worker's next sync after the back-off, which requeues
+    # every 10 s with up to 50% jitter: allow two initial periods.
+    slack = 2 * _param(info, "crashLoopBackOffInitialSeconds", 10)
     for pod, s, finished, until, state in _restart_gaps(h, cur):
         if until - finished > cap + slack + 1e-6:
             verb = "restarted" if state == "running" else "still waits"
@@ -364,7 +366,8 @@ def _causes(h: NodesHistory, since: float, ns: str, pod: str, container: str, no
 @law(
     "nodes.no-restart-without-cause",
     "The runtime starts a new instance of a container only after it exited, failed a liveness"
-    " or startup probe, or its machine rebooted; a failing readiness probe restarts nothing.",
+    " or startup probe, its spec changed or its machine rebooted; a failing readiness probe"
+    " restarts nothing.",
     needs=_APPS,
     kinds=("Pod", "Node"),
     conformance=(
@@ -391,6 +394,13 @@ def no_restart_without_cause(trace: Trace, info: TargetInfo) -> Iterable[Violati
         ):
             continue
         ns, pod = entry.get("namespace", ""), entry.get("pod", "")
+        was, now_spec = prev.pods.get(key[0]), cur.pods.get(key[0])
+        if (
+            was is not None
+            and now_spec is not None
+            and _spec_container(was, key[1]) != _spec_container(now_spec, key[1])
+        ):
+            continue  # a changed container spec (its image) restarts the container
         if not _causes(h, prev.now, ns, pod, key[1], node):
             yield _violation(
                 trace,
@@ -406,7 +416,7 @@ def no_restart_without_cause(trace: Trace, info: TargetInfo) -> Iterable[Violati
 @law(
     "nodes.failing-liveness-restarts",
     "A running container whose liveness probe keeps failing is killed within failureThreshold"
-    " checks and one more period.",
+    " checks, one more period and its termination grace period.",
     needs=_APPS,
     kinds=("Pod", "Node"),
     conformance=(
@@ -435,17 +445,24 @@ def failing_liveness_restarts(trace: Trace, info: TargetInfo) -> Iterable[Violat
         if passing:
             continue
         period, threshold = timing
-        delay = float((spec.get("livenessProbe") or {}).get("initialDelaySeconds") or 0)
+        probe = spec.get("livenessProbe") or {}
+        delay = float(probe.get("initialDelaySeconds") or 0)
+        # The kill itself may take the grace period: SIGTERM first, SIGKILL at its end.
+        grace = probe.get("terminationGracePeriodSeconds")
+        if grace is None:
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        kill = float(
+            grace if grace is not None else _param(info, "terminationGracePeriodSeconds", 30)
+        )
         m = h.machines.get(node)
         if m is None or m.last_kubelet_restart >= since or not h.healthy_throughout(node, since):
             continue
         # The instance running now started before the answer turned failing or after it;
-        # either way it had time for failureThreshold failing checks and one more period.
+        # either way it had time for failureThreshold failing checks, one more period and
+        # the kill's grace period.
         started = _started_at(pod, container)
-        if (
-            started is not None
-            and cur.now - max(started, since) >= delay + (threshold + 1) * period
-        ):
+        bound = delay + (threshold + 1) * period + kill
+        if started is not None and cur.now - max(started, since) >= bound:
             yield _violation(
                 trace,
                 "nodes.failing-liveness-restarts",
