@@ -70,7 +70,6 @@ class Machine:
     #: When it was last powered off or removed (-INF: never).
     last_down: float = -INF
     last_kubelet_restart: float = -INF
-    last_fault: float = -INF
     #: When this machine joined (a machine re-added under the same name is a new one).
     added: float = -INF
     #: Every spell powered off (or removed): (from, until), until INF while it lasts.
@@ -97,7 +96,6 @@ class NodesHistory:
     pods: PMap[str, Mapping[str, Any]] = attrs.field(factory=pmap)
     #: (kind, namespace, name, key) -> every value a container could have been given.
     config_values: PMap[tuple[str, str, str, str], PSet[str]] = attrs.field(factory=pmap)
-    #: (kind, namespace, name) -> whether it ever was missing while a pod referenced it.
     #: node -> the earliest timeAdded of the NoExecute taints it has carried without a break.
     tainted_since: PMap[str, float] = attrs.field(factory=pmap)
     #: controller -> since when it reads the cluster as it is (INF while lagging).
@@ -110,8 +108,6 @@ class NodesHistory:
     disturbed_at: float = -INF
     #: The newest step ended with `settle` answering settled.
     settled: bool = False
-    #: Ops the newest step sent (successful ones).
-    step_ops: tuple[Exchange, ...] = ()
 
     @property
     def current(self) -> Point | None:
@@ -178,13 +174,10 @@ _DISTURBING = frozenset(
 
 
 def _fold(h: NodesHistory, exchanges: Any) -> NodesHistory:
-    new = attrs.evolve(h, settled=False, step_ops=())
-    ops: list[Exchange] = []
+    new = attrs.evolve(h, settled=False)
     for ex in exchanges:
         new = _learn(new, ex)
-        if ex.ok:
-            ops.append(ex)
-    return attrs.evolve(new, step_ops=tuple(ops))
+    return new
 
 
 def _learn(h: NodesHistory, ex: Exchange) -> NodesHistory:
@@ -217,22 +210,19 @@ def _learn(h: NodesHistory, ex: Exchange) -> NodesHistory:
         m = h.machines.get(name, Machine())
         if op == "node.remove" or (op == "node.down" and m.up):
             downs = m.downs if not m.up else (*m.downs, (now, INF))
-            m = attrs.evolve(
-                m, up=False, last_down=now, healthy_since=INF, last_fault=now, downs=downs
-            )
+            m = attrs.evolve(m, up=False, last_down=now, healthy_since=INF, downs=downs)
         elif op == "node.up" and not m.up:
             downs = (*m.downs[:-1], (m.downs[-1][0], now)) if m.downs else ()
             m = attrs.evolve(
                 m,
                 up=True,
                 healthy_since=now if m.reachable else INF,
-                last_fault=now,
                 downs=downs,
             )
         elif op == "node.partition" and m.reachable:
-            m = attrs.evolve(m, reachable=False, healthy_since=INF, last_fault=now)
+            m = attrs.evolve(m, reachable=False, healthy_since=INF)
         elif op == "node.heal" and not m.reachable:
-            m = attrs.evolve(m, reachable=True, healthy_since=now if m.up else INF, last_fault=now)
+            m = attrs.evolve(m, reachable=True, healthy_since=now if m.up else INF)
         elif op == "kubelet.restart":
             m = attrs.evolve(m, last_kubelet_restart=now)
             h = _watch_readiness(h, name)

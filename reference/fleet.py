@@ -41,7 +41,7 @@ from reference.kubelet import EXIT_LOST, KubeletPolicy, ready_node, sync
 from reference.objects import decode
 from reference.runtime import Apps, KubeletMemory, Machine, Termination
 from reference.store import Compacted
-from reference.timefmt import format_time, normalize, parse_time
+from reference.timefmt import format_time, normalize
 
 __all__ = ["FLEET_OPS", "Fleet", "heartbeats", "materialize_heartbeats", "run_kubelets"]
 
@@ -610,8 +610,3 @@ FLEET_OPS = {
 def observe(fleet: Fleet) -> dict[str, Any]:
     """The `runtime` observation."""
     return {"nodes": {name: fleet.machines[name].observed() for name in sorted(fleet.machines)}}
-
-
-def parse_renew(lease: Mapping[str, Any]) -> float | None:
-    text = (lease.get("spec") or {}).get("renewTime")
-    return parse_time(text) if isinstance(text, str) else None

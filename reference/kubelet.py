@@ -166,7 +166,6 @@ class _Sync:
             state="waiting",
             restarts=restarts if ran_before else 0,
             previous=previous,
-            init=init,
         )
         if image not in self.images or spec.get("imagePullPolicy") == "Always":
             entry = self.memory.pull_backoff.get(key)
@@ -283,7 +282,7 @@ class _Sync:
         return attrs.evolve(inst, state="exited", ended=ended)
 
     # -- one pod --------------------------------------------------------------------------------
-    def pod(self, pod: Mapping[str, Any]) -> dict[str, Any] | None:
+    def pod(self, pod: Mapping[str, Any]) -> dict[str, Any]:
         """Bring one pod's containers where they should be; the status to report."""
         meta = pod["metadata"]
         spec = pod.get("spec") or {}
@@ -299,32 +298,16 @@ class _Sync:
                 self.pod_ips = self.pod_ips.set(uid, host)
         final = previous_phase in TERMINAL and self.policy.terminal_is_final
         finishing = final or (deadline is not None and self.now >= deadline)
-        views: dict[str, list[ContainerView]] = {"init": [], "main": []}
+        inits: list[ContainerView] = []
         blocked = False  # an init container before this one has not finished
-        for group, specs in (
-            ("init", spec.get("initContainers") or ()),
-            ("main", spec.get("containers") or ()),
-        ):
-            for c in specs:
-                views[group].append(
-                    self.container(pod, c, policy, group == "init", blocked, finishing, deadline)
-                )
-                if group == "init" and not blocked:
-                    v = views[group][-1]
-                    inst = v.instance
-                    done = (v.sidecar and v.started) or (
-                        inst is not None
-                        and inst.state == "exited"
-                        and inst.ended is not None
-                        and inst.ended.exit_code == 0
-                    )
-                    blocked = not done
-            if group == "init" and blocked:
-                views["main"] = [
-                    self.container(pod, c, policy, False, True, finishing, deadline)
-                    for c in spec.get("containers") or ()
-                ]
-                break
+        for c in spec.get("initContainers") or ():
+            inits.append(self.container(pod, c, policy, True, blocked, finishing, deadline))
+            blocked = blocked or not _init_done(inits[-1])
+        mains = [
+            self.container(pod, c, policy, False, blocked, finishing, deadline)
+            for c in spec.get("containers") or ()
+        ]
+        views = {"init": inits, "main": mains}
         running = any(
             v.instance is not None and v.instance.state == "running"
             for v in views["init"] + views["main"]
@@ -491,11 +474,7 @@ def sync(
         key=lambda e: (e[1]["metadata"].get("namespace", ""), e[1]["metadata"]["name"]),
     ):
         status = work.pod(pod)
-        if (
-            not connected
-            or status is None
-            or (pod.get("spec") or {}).get("nodeName") != machine.name
-        ):
+        if not connected or (pod.get("spec") or {}).get("nodeName") != machine.name:
             continue
         if status != pod.get("status"):
             work.writes.append({"op": "status", "object": {**pod, "status": status}})
@@ -527,6 +506,19 @@ def sync(
         dirty=False,
     )
     return SyncResult(new, tuple(work.writes), work.wake_at)
+
+
+def _init_done(view: ContainerView) -> bool:
+    """An init container lets the next one start: exited 0, or (a sidecar) started."""
+    inst = view.instance
+    if view.sidecar:
+        return view.started
+    return (
+        inst is not None
+        and inst.state == "exited"
+        and inst.ended is not None
+        and inst.ended.exit_code == 0
+    )
 
 
 def _reports_ready(node: Mapping[str, Any]) -> bool:

@@ -87,8 +87,6 @@ class Instance:
     waiting_message: str = ""
     env: PMap[str, str] = attrs.field(factory=pmap)
     files: PMap[str, str] = attrs.field(factory=pmap)
-    #: Whether it is an init container (reported the same; sequenced before the others).
-    init: bool = False
 
     @property
     def container_id(self) -> str:
