@@ -475,6 +475,15 @@ def _text_arg(request: Mapping[str, Any], field: str) -> str:
     return value
 
 
+def _container_arg(request: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(namespace, pod, container) of an `apps` op."""
+    return (
+        _text_arg(request, "namespace"),
+        _text_arg(request, "pod"),
+        _text_arg(request, "container"),
+    )
+
+
 def _running_on(
     fleet: Fleet, namespace: str, pod: str, container: str
 ) -> list[tuple[str, tuple[str, str]]]:
@@ -494,9 +503,7 @@ def _container_exit(
     policy: ApiPolicy,
     kp: KubeletPolicy,
 ) -> tuple[Fleet, ApiState]:
-    namespace = _text_arg(request, "namespace")
-    pod = _text_arg(request, "pod")
-    container = _text_arg(request, "container")
+    namespace, pod, container = _container_arg(request)
     code = request.get("code")
     if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
         raise errors.bad_request("`code` is required and must be an integer from 0 to 255")
@@ -535,9 +542,7 @@ def _probe_set(
     policy: ApiPolicy,
     kp: KubeletPolicy,
 ) -> tuple[Fleet, ApiState]:
-    namespace = _text_arg(request, "namespace")
-    pod = _text_arg(request, "pod")
-    container = _text_arg(request, "container")
+    namespace, pod, container = _container_arg(request)
     probe = request.get("probe")
     if probe not in _PROBES:
         raise errors.bad_request(f"`probe` must be one of {', '.join(_PROBES)}")
