@@ -166,19 +166,26 @@ def new_cluster(seed: int = 0, components: Components | None = None) -> Cluster:
 # -- the control loop ------------------------------------------------------------------------------
 
 
-def _view(cluster: Cluster, lag: float, with_heartbeats: bool = False) -> View:
+def _view_revision(cluster: Cluster, lag: float) -> int:
+    """The store revision a controller lagging by `lag` seconds sees."""
     store = cluster.api.store
-    moment = cluster.now - max(lag, 0.0)
-    beats = heartbeats(cluster.fleet, moment) if with_heartbeats else {}
-    renewing = frozenset(n for n in beats if n in cluster.fleet.machines) if beats else frozenset()
-    renewing = frozenset(
-        n for n in renewing if cluster.fleet.machines[n].renewing_since is not None
-    )
     if lag <= 0:
-        return View(store, store.revision, store, beats, renewing)
+        return store.revision
+    moment = cluster.now - lag
     i = bisect.bisect_right(cluster.revisions, moment, key=lambda e: e[0])
     revision = cluster.revisions[i - 1][1] if i else cluster.revisions[0][1]
-    revision = max(revision, store.compact_revision)
+    return max(revision, store.compact_revision)
+
+
+def _view(cluster: Cluster, lag: float, revision: int, with_heartbeats: bool) -> View:
+    store = cluster.api.store
+    if not with_heartbeats:
+        return View(store, revision, store)
+    machines = cluster.fleet.machines
+    beats = heartbeats(cluster.fleet, cluster.now - max(lag, 0.0))
+    renewing = frozenset(
+        n for n in beats if (m := machines.get(n)) is not None and m.renewing_since is not None
+    )
     return View(store, revision, store, beats, renewing)
 
 
@@ -199,10 +206,13 @@ def run_controllers(cluster: Cluster) -> Cluster:
         changed: list[str] = []
         for controller in cluster.components.controllers:
             slot = cluster.slots[controller.name]
-            view = _view(cluster, slot.lag, getattr(controller, "reads_heartbeats", False))
+            revision = _view_revision(cluster, slot.lag)
             due = slot.wake_at is not None and slot.wake_at <= cluster.now
-            if slot.seen == view.revision and not due:
+            if slot.seen == revision and not due:
                 continue
+            view = _view(
+                cluster, slot.lag, revision, getattr(controller, "reads_heartbeats", False)
+            )
             result = controller.reconcile(view, cluster.now, slot.state)
             api = cluster.api
             for write in result.writes:
