@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, initialize, precondition, rule
 
-from conformance.machines.base import Actions, action
+from conformance.machines.base import ClusterActions, action
 from conformance.machines.runtime import LevelMachine
 
 __all__ = ["ApiActions", "ApiMachine"]
@@ -87,7 +87,7 @@ def _address(key: Mapping[str, str]) -> dict[str, str]:
     return {"kind": key["kind"], "namespace": key["namespace"], "name": key["name"]}
 
 
-class ApiActions(Actions):
+class ApiActions(ClusterActions):
     level = "api"
 
     def _get(self, key: Mapping[str, str]) -> dict[str, Any] | None:
@@ -345,22 +345,6 @@ class ApiActions(Actions):
         rv = self._recorded_rv(back + 1)
         if rv is not None:
             self.send({"op": "compact", "resourceVersion": rv})
-
-    @action
-    def advance(self, seconds: float) -> None:
-        self.send({"op": "advance", "seconds": seconds})
-
-    @action
-    def settle(self, max_seconds: float) -> None:
-        self.send({"op": "settle", "max_seconds": max_seconds})
-
-    @action
-    def lag(self, controller: str, seconds: float) -> None:
-        self.send({"op": "controller.lag", "name": controller, "seconds": seconds})
-
-    @action
-    def restart(self, controller: str) -> None:
-        self.send({"op": "controller.restart", "name": controller})
 
 
 _API_VERSIONS = {

@@ -23,6 +23,7 @@ from properties.trace import Exchange, TargetInfo, Trace, Violation
 
 __all__ = [
     "Actions",
+    "ClusterActions",
     "Driver",
     "LawViolated",
     "TargetAborted",
@@ -86,6 +87,26 @@ class Actions:
         return sorted(
             name for name in dir(cls) if getattr(getattr(cls, name), "__kubeprop_action__", False)
         )
+
+
+class ClusterActions(Actions):
+    """Actions every cluster level shares: time, and the nemesis's grip on controllers."""
+
+    @action
+    def advance(self, seconds: float) -> None:
+        self.send({"op": "advance", "seconds": seconds})
+
+    @action
+    def settle(self, max_seconds: float) -> None:
+        self.send({"op": "settle", "max_seconds": max_seconds})
+
+    @action
+    def lag(self, controller: str, seconds: float) -> None:
+        self.send({"op": "controller.lag", "name": controller, "seconds": seconds})
+
+    @action
+    def restart(self, controller: str) -> None:
+        self.send({"op": "controller.restart", "name": controller})
 
 
 @attrs.define

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, precondition, rule
 
-from conformance.machines.base import Actions, action
+from conformance.machines.base import ClusterActions, action
 from conformance.machines.runtime import LevelMachine
 
 __all__ = ["NodesActions", "NodesMachine"]
@@ -72,14 +72,14 @@ def pod_manifest(
     }
 
 
-class NodesActions(Actions):
+class NodesActions(ClusterActions):
     level = "nodes"
     observations = ({"op": "snapshot"}, {"op": "runtime"})
 
     def _then_wait(self, wait: float) -> None:
         """Let time pass after an action, so that one step is a cause and its effect."""
         if wait:
-            self.send({"op": "advance", "seconds": wait})
+            self.advance(wait)
 
     @action
     def reset(self, seed: int, machines: int = 2) -> None:
@@ -202,22 +202,6 @@ class NodesActions(Actions):
         self.send({"op": "node.remove", "name": name})
         if delete_node:
             self.send({"op": "delete", "kind": "Node", "name": name})
-
-    @action
-    def advance(self, seconds: float) -> None:
-        self.send({"op": "advance", "seconds": seconds})
-
-    @action
-    def settle(self, max_seconds: float) -> None:
-        self.send({"op": "settle", "max_seconds": max_seconds})
-
-    @action
-    def lag(self, controller: str, seconds: float) -> None:
-        self.send({"op": "controller.lag", "name": controller, "seconds": seconds})
-
-    @action
-    def restart(self, controller: str) -> None:
-        self.send({"op": "controller.restart", "name": controller})
 
 
 _FAULTS = ("node.down", "node.up", "node.partition", "node.heal", "kubelet.restart", "reboot")
