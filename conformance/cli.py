@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     target = sub.add_parser("target", help="serve a built-in target over the stdio protocol")
     target.add_argument("which", choices=["reference"])
     target.add_argument("--mutant", metavar="NAME", help="serve this mutant instead")
+    target.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="a KubeSchedulerConfiguration (YAML) for the reference's scheduler",
+    )
     target.set_defaults(handler=_target)
 
     mutants = sub.add_parser("mutants", help="check that the laws kill every mutant")
@@ -426,6 +432,16 @@ def _target(args: argparse.Namespace, console: Console) -> int:
     from conformance.stdio_server import serve_stdio
 
     served = ReferenceTarget(mutant=args.mutant)
+    if args.config is not None:
+        from conformance.reference_config import ConfigError, configured
+
+        try:
+            served = ReferenceTarget(
+                mutant=args.mutant, components=configured(served.components, args.config)
+            )
+        except ConfigError as e:
+            console.print(f"kubeprop target: {e}", style="red", highlight=False)
+            return 2
     return serve_stdio(served.request)
 
 

@@ -21,6 +21,7 @@ from conformance.machines.api import ApiMachine
 from conformance.machines.base import Driver, LawViolated, TargetAborted
 from conformance.machines.nodes import NodesMachine
 from conformance.machines.runtime import LevelMachine, Session, bind
+from conformance.machines.scheduling import SchedulingMachine
 from conformance.machines.store import StoreMachine
 from conformance.profiles import Profile, hypothesis_settings
 from conformance.scenario import Scenario, Step, save_scenario
@@ -44,6 +45,7 @@ __all__ = [
 LEVELS: dict[str, type[LevelMachine]] = {
     "api": ApiMachine,
     "nodes": NodesMachine,
+    "scheduling": SchedulingMachine,
     "store": StoreMachine,
 }
 

@@ -113,4 +113,5 @@ def _load_all() -> None:
     # Importing a level's module registers its laws.
     import properties.api
     import properties.nodes
+    import properties.scheduling
     import properties.store  # noqa: F401

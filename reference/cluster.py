@@ -20,6 +20,7 @@ import attrs
 from pyrsistent import PMap, PVector, pmap, pvector
 
 from reference.api import errors
+from reference.api.admission import system_priority_classes
 from reference.api.errors import ApiError
 from reference.api.kinds import KINDS
 from reference.api.server import DEFAULT_POLICY, SYSTEM_ONLY, VERBS, ApiPolicy, ApiState, handle
@@ -46,6 +47,7 @@ from reference.fleet import (
     run_kubelets,
 )
 from reference.kubelet import DEFAULT_KUBELET, KubeletPolicy
+from reference.scheduler import SchedulerController
 from reference.timefmt import format_time, normalize
 
 __all__ = ["Cluster", "Components", "ControlLoopDiverged", "new_cluster", "step"]
@@ -81,6 +83,7 @@ def _default_controllers() -> tuple[Controller, ...]:
         NodeLifecycleController(),
         TaintEvictionController(),
         PodGarbageCollector(),
+        SchedulerController(),
     )
 
 
@@ -92,6 +95,9 @@ class Components:
     controllers: tuple[Controller, ...] = attrs.field(factory=_default_controllers)
     kubelet: KubeletPolicy = DEFAULT_KUBELET
     name: str = "kubeprop-reference"
+    #: The cluster makes the reference's own choices where Kubernetes leaves one (the
+    #: `strict` capability); False when configured otherwise (another scheduler profile).
+    strict: bool = True
 
     def replacing(self, *controllers: Controller) -> Components:
         """These components with each named controller swapped for the one given."""
@@ -125,6 +131,8 @@ class ControllerSlot:
     lag: float = 0.0
     wake_at: float | None = None
     seen: int | None = None
+    #: The revision a restarted controller relisted at: its view never goes back before it.
+    floor: int = 0
 
 
 @attrs.frozen
@@ -145,17 +153,19 @@ class Cluster:
 
 
 def new_cluster(seed: int = 0, components: Components | None = None) -> Cluster:
-    """An empty cluster at the protocol epoch: the system namespaces and nothing else."""
+    """An empty cluster at the protocol epoch: the system namespaces and PriorityClasses only.
+
+    The PriorityClasses are upstream's bootstrap ones (system-node-critical,
+    system-cluster-critical), created through the API as its post-start hook
+    does.
+    """
     components = components or Components()
     api = ApiState(seed=seed)
-    for name in SYSTEM_NAMESPACES:
-        api, _ = handle(
-            api,
-            {"op": "create", "object": {"kind": "Namespace", "metadata": {"name": name}}},
-            0.0,
-            components.api,
-            system=True,
-        )
+    bootstrap = [
+        {"kind": "Namespace", "metadata": {"name": name}} for name in SYSTEM_NAMESPACES
+    ] + system_priority_classes()
+    for obj in bootstrap:
+        api, _ = handle(api, {"op": "create", "object": obj}, 0.0, components.api, system=True)
     slots = pmap({c.name: ControllerSlot(state=c.initial_state()) for c in components.controllers})
     # The first entry is the cluster as `reset` left it, for views reaching back before time 0.
     revisions = pvector([(float("-inf"), api.store.revision)])
@@ -166,15 +176,15 @@ def new_cluster(seed: int = 0, components: Components | None = None) -> Cluster:
 # -- the control loop ------------------------------------------------------------------------------
 
 
-def _view_revision(cluster: Cluster, lag: float) -> int:
-    """The store revision a controller lagging by `lag` seconds sees."""
+def _view_revision(cluster: Cluster, lag: float, floor: int = 0) -> int:
+    """The store revision a controller lagging by `lag` seconds sees (never before `floor`)."""
     store = cluster.api.store
     if lag <= 0:
         return store.revision
     moment = cluster.now - lag
     i = bisect.bisect_right(cluster.revisions, moment, key=lambda e: e[0])
     revision = cluster.revisions[i - 1][1] if i else cluster.revisions[0][1]
-    return max(revision, store.compact_revision)
+    return max(revision, store.compact_revision, floor)
 
 
 def _view(cluster: Cluster, lag: float, revision: int, with_heartbeats: bool) -> View:
@@ -206,7 +216,7 @@ def run_controllers(cluster: Cluster) -> Cluster:
         changed: list[str] = []
         for controller in cluster.components.controllers:
             slot = cluster.slots[controller.name]
-            revision = _view_revision(cluster, slot.lag)
+            revision = _view_revision(cluster, slot.lag, slot.floor)
             due = slot.wake_at is not None and slot.wake_at <= cluster.now
             if slot.seen == revision and not due:
                 continue
@@ -354,8 +364,11 @@ def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, di
         return attrs.evolve(cluster, slots=cluster.slots.set(name, slot)), {"ok": True}
     if op == "controller.restart":
         name = _controller_name(cluster, request)
-        fresh = cluster.components.controller(name).initial_state()
-        slot = attrs.evolve(cluster.slots[name], state=fresh, wake_at=None, seen=None)
+        controller = cluster.components.controller(name)
+        fresh = controller.initial_state()
+        # A controller whose informers relist on start sees the store as it is, then lags.
+        floor = cluster.revision if getattr(controller, "relists_on_restart", False) else 0
+        slot = attrs.evolve(cluster.slots[name], state=fresh, wake_at=None, seen=None, floor=floor)
         return attrs.evolve(cluster, slots=cluster.slots.set(name, slot)), {"ok": True}
     raise errors.not_implemented(op)
 
@@ -398,7 +411,7 @@ def _hello(cluster: Cluster, request: Mapping[str, Any]) -> dict[str, Any]:
         "name": cluster.components.name,
         "version": REFERENCE_VERSION,
         "kubernetesVersion": KUBERNETES_VERSION,
-        "capabilities": list(CAPABILITIES),
+        "capabilities": [c for c in CAPABILITIES if c != "strict" or cluster.components.strict],
         "kinds": sorted(KINDS),
         "parameters": dict(TIMING_PARAMETERS),
     }

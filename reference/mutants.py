@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from properties.placement import FILTERS, ResourceScoring
 from reference.api.errors import Cause
 from reference.api.kinds import Kind
 from reference.api.server import DEFAULT_POLICY
@@ -27,6 +28,7 @@ from reference.controllers import (
 )
 from reference.controllers.garbagecollector import resolve_by_uid
 from reference.kubelet import DEFAULT_KUBELET
+from reference.scheduler import Profile, SchedulerConfig, SchedulerController
 from reference.store import Compare, DeleteRange, Event, RangeResult, Store, TxnResult
 
 __all__ = ["MUTANTS", "Mutant", "UnknownMutant", "components_for", "store_for"]
@@ -444,6 +446,7 @@ _NODE_MUTANTS = (
         "the CrashLoopBackOff delay doubles without the 300 s cap",
         "MaxContainerBackOff (client-go flowcontrol.Backoff maxDuration)",
         _kubelet(backoff_max=None),
+        searchable=False,
     ),
     Mutant(
         "backoff-starts-at-15s",
@@ -569,6 +572,93 @@ _NODE_MUTANTS = (
     ),
 )
 MUTANTS.update({m.name: m for m in _NODE_MUTANTS})
+
+
+def _scheduler(**changes: Any) -> Callable[[], Components]:
+    return _replacing(SchedulerController(**changes))
+
+
+def _profile(**changes: Any) -> Callable[[], Components]:
+    return _scheduler(config=SchedulerConfig((attrs.evolve(Profile(), **changes),)))
+
+
+def _rebinding() -> Components:
+    """The API moves an assigned pod, and the scheduler queues pods of cordoned nodes again."""
+    return attrs.evolve(
+        Components().replacing(SchedulerController(requeue_cordoned=True)),
+        api=attrs.evolve(DEFAULT_POLICY, bind_refuses_assigned=False),
+    )
+
+
+_SCHEDULING_MUTANTS = (
+    Mutant(
+        "binding-moves-assigned-pods",
+        "scheduling",
+        "scheduling.binding-never-changes",
+        "pods/binding accepts a pod already assigned, and the scheduler treats the pods of a"
+        " cordoned node as unscheduled",
+        'pods/binding\'s "already assigned" check (BindingREST.assignPod)',
+        _rebinding,
+    ),
+    Mutant(
+        "scheduler-forgets-assumed-pods",
+        "scheduling",
+        "scheduling.no-overcommit",
+        "the scheduler's cache drops pods it bound until the watch shows them bound, so a"
+        " lagging view hands their room out again",
+        "kubernetes#76772",
+        _scheduler(assume=False),
+    ),
+    Mutant(
+        "scheduler-counts-gone-pods",
+        "scheduling",
+        "scheduling.fitting-pods-get-bound",
+        "pods deleted or finished keep counting against their node forever",
+        "kubernetes#22398",
+        _scheduler(forget_gone_pods=False),
+    ),
+    Mutant(
+        "preemption-evicts-higher-priority",
+        "scheduling",
+        "scheduling.preemption-evicts-only-lower-priority",
+        "preemption compares priorities the wrong way round and evicts more important pods",
+        "kubernetes#129136",
+        _scheduler(victims_below_preemptor=False),
+    ),
+    Mutant(
+        "fit-ignores-memory",
+        "scheduling",
+        "scheduling.runtime-within-capacity",
+        "NodeResourcesFit checks cpu, pod slots and extended resources but not memory",
+        "kubeprop: a resource left out of the fit check",
+        _scheduler(ignored_resources=frozenset({"memory"})),
+    ),
+    Mutant(
+        "noschedule-taints-ignored",
+        "scheduling",
+        "scheduling.filters-hold-at-binding",
+        "TaintToleration's filter sees NoExecute taints only, not NoSchedule ones",
+        "kubeprop: a taint effect left out of the filter",
+        _scheduler(ignored_taint_effects=frozenset({"NoSchedule"})),
+    ),
+    Mutant(
+        "spread-filter-off",
+        "scheduling",
+        "scheduling.spread-skew-at-binding",
+        "PodTopologySpread's filter is not run, so DoNotSchedule constraints only score",
+        "kubeprop: a filter plugin missing from the default profile",
+        _profile(filters=tuple(f for f in FILTERS if f != "PodTopologySpread")),
+    ),
+    Mutant(
+        "most-allocated-by-default",
+        "scheduling",
+        "scheduling.best-score-chosen",
+        "the default profile packs (MostAllocated) instead of spreading (LeastAllocated)",
+        "kubeprop: a strict-scope choice changed",
+        _profile(resource_scoring=ResourceScoring("MostAllocated")),
+    ),
+)
+MUTANTS.update({m.name: m for m in _SCHEDULING_MUTANTS})
 
 
 def components_for(mutant: str | None) -> Components:

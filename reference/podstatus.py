@@ -237,6 +237,7 @@ def pod_status(
     if ip:
         status["podIP"] = ip
         status["podIPs"] = [{"ip": ip}]
-    if previous.get("qosClass"):
-        status["qosClass"] = previous["qosClass"]
+    for kept in ("qosClass", "nominatedNodeName"):  # fields others own: the scheduler, the API
+        if previous.get(kept):
+            status[kept] = previous[kept]
     return status

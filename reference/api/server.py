@@ -5,7 +5,7 @@ the new API state. A refused request raises `ApiError` inside and answers a
 `Status`; the state returned is then the one given, so a refusal changes
 nothing by construction. Controllers use the same reducer with
 `system=True`, which also opens the internal subresources (`status`,
-`finalize`) that the protocol does not expose.
+`finalize`, `bind`) that the protocol does not expose.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import attrs
 
 from properties.labels import SelectorSyntaxError, from_label_selector, parse_selector
 from reference.api import errors
-from reference.api.admission import add_default_tolerations
+from reference.api.admission import add_default_tolerations, admit_priority, keep_priority
 from reference.api.defaults import apply_defaults
 from reference.api.errors import ApiError, Cause
 from reference.api.kinds import KINDS, Kind, kind_of_key
@@ -125,6 +125,8 @@ class ApiPolicy:
     watch_skips: int = 0
     #: A list with a namespace lists only that namespace.
     list_honors_namespace: bool = True
+    #: A binding of a pod already assigned is refused (False: it moves the pod).
+    bind_refuses_assigned: bool = True
 
 
 DEFAULT_POLICY = ApiPolicy()
@@ -450,6 +452,8 @@ def _create(
         meta.pop("namespace", None)
     serial = api.serial
     name = meta.get("name")
+    # Admission runs before the name is generated, so its refusals name the prefix.
+    admission_name = name or meta.get("generateName") or "Unknown"
     if not name:
         base = meta.get("generateName")
         if not isinstance(base, str) or not base:
@@ -473,8 +477,9 @@ def _create(
     obj.pop("status", None)
     obj["apiVersion"] = kind.api_version
     obj = apply_defaults(kind.name, obj)
-    if kind.name == "Pod":
-        obj = add_default_tolerations(obj)  # mutating admission, before validation
+    if kind.name == "Pod":  # mutating admission, before validation, in upstream's order
+        obj = admit_priority(obj, _priority_classes(api), admission_name)
+        obj = add_default_tolerations(obj)
     causes = policy.validate(kind.name, obj, None)
     if causes:
         raise errors.invalid(kind.name, name, causes)
@@ -505,6 +510,13 @@ def _create(
     kv = store.get(key)
     assert kv is not None
     return api, {"ok": True, "object": read_object(kv, policy)}
+
+
+def _priority_classes(api: ApiState) -> dict[str, dict[str, Any]]:
+    """Every stored PriorityClass by name, for the Priority admission plugin."""
+    prefix = KINDS["PriorityClass"].prefix()
+    kvs = api.store.range(prefix, prefix_end(prefix)).kvs
+    return {pc["metadata"]["name"]: pc for pc in decode_all([kv.value for kv in kvs])}
 
 
 def _update(
@@ -545,6 +557,111 @@ def _finalize(
     )
 
 
+def _bind(
+    api: ApiState, request: Mapping[str, Any], now: float, policy: ApiPolicy, system: bool
+) -> tuple[ApiState, Answer]:
+    """pods/binding: put an unassigned pod on a node (the scheduler's only write of nodeName).
+
+    Upstream's `BindingREST` (pkg/registry/core/pod/storage/storage.go,
+    `assignPod` and `setPodNodeAndMetadata`) writes straight to storage with
+    `GuaranteedUpdate`: no admission, no validation, no strategy, so
+    metadata.generation stays although spec.nodeName changes. The optional
+    `uid` and `resourceVersion` are storage preconditions, checked first; a
+    failed one is the store's "invalid object" error, a 409 on `pods`. Then a
+    terminating pod, an assigned one, or one with scheduling gates is a 409 on
+    `pods/binding`. The write sets spec.nodeName and the PodScheduled
+    condition to True (`UpdatePodCondition`); status.nominatedNodeName stays
+    (ClearingNominatedNodeNameAfterBinding is alpha, off, in 1.34).
+    """
+    kind = KINDS["Pod"]
+    namespace = _namespace_of(kind, request.get("namespace"))
+    name = _name(request.get("name"))
+    node = request.get("node")
+    if not isinstance(node, str) or not node:
+        raise errors.bad_request("`node` is required and must be a non-empty string")
+    uid = request.get("uid")
+    given_rv = request.get("resourceVersion")
+    for field, value in (("uid", uid), ("resourceVersion", given_rv)):
+        if value is not None and not isinstance(value, str):
+            raise errors.bad_request(f"`{field}` must be a string")
+    key = kind.key(namespace, name)
+    kv = _existing(api, kind, namespace, name)
+    pod: dict[str, Any] = decode(kv.value)
+    meta = pod["metadata"]
+    current_rv = str(policy.resource_version(kv))
+    if uid and uid != meta["uid"]:
+        raise _precondition_failed(
+            kind, name, key, f"UID in precondition: {uid}, UID in object meta: {meta['uid']}"
+        )
+    if given_rv and policy.precondition_stale(given_rv, current_rv):
+        raise _precondition_failed(
+            kind,
+            name,
+            key,
+            f"ResourceVersion in precondition: {given_rv},"
+            f" ResourceVersion in object meta: {current_rv}",
+        )
+    spec = pod.setdefault("spec", {})
+    if meta.get("deletionTimestamp"):
+        raise _binding_conflict(name, f"pod {name} is being deleted, cannot be assigned to a host")
+    if spec.get("nodeName") and policy.bind_refuses_assigned:
+        raise _binding_conflict(
+            name, f'pod {name} is already assigned to node "{spec["nodeName"]}"'
+        )
+    if spec.get("schedulingGates"):
+        raise _binding_conflict(name, f"pod {name} has non-empty .spec.schedulingGates")
+    spec["nodeName"] = node
+    status = pod.get("status")
+    if not isinstance(status, dict):
+        status = pod["status"] = {}
+    status["conditions"] = _update_condition(status.get("conditions"), "PodScheduled", now)
+    api, written = _put(api, key, kv, pod)
+    return api, {"ok": True, "object": read_object(written, policy)}
+
+
+def _precondition_failed(kind: Kind, name: str, key: str, why: str) -> ApiError:
+    """A storage precondition that failed, as `InterpretUpdateError` reports it (409)."""
+    return errors.conflict(
+        kind.name,
+        name,
+        f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0,"
+        f" AdditionalErrorMsg: Precondition failed: {why}",
+    )
+
+
+def _binding_conflict(name: str, why: str) -> ApiError:
+    """`errors.NewConflict(api.Resource("pods/binding"), name, err)`."""
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on pods/binding "{name}": {why}',
+        details={"name": name, "kind": "pods/binding"},
+    )
+
+
+def _update_condition(conditions: Any, kind: str, now: float) -> list[Any]:
+    """podutil.UpdatePodCondition with a True condition of type `kind` and nothing else set.
+
+    The new condition replaces the old one whole (so reason and message
+    go); lastTransitionTime is now, or the old one's when the status was
+    already True; lastProbeTime is the zero time, written as null.
+    """
+    kept = list(conditions) if isinstance(conditions, list) else []
+    condition: dict[str, Any] = {
+        "type": kind,
+        "status": "True",
+        "lastProbeTime": None,
+        "lastTransitionTime": format_whole_seconds(now),
+    }
+    for i, old in enumerate(kept):
+        if isinstance(old, Mapping) and old.get("type") == kind:
+            if old.get("status") == "True" and old.get("lastTransitionTime"):
+                condition["lastTransitionTime"] = old["lastTransitionTime"]
+            kept[i] = condition
+            return kept
+    return [*kept, condition]
+
+
 def _write(
     api: ApiState,
     kind: Kind,
@@ -578,8 +695,9 @@ def _write(
     new = _merge_for_update(kind, old, sent, subresource, policy)
     if subresource == "main":
         new = apply_defaults(kind.name, new)
-        if kind.name == "Pod":
-            new = add_default_tolerations(new)  # the plugin admits Update too
+        if kind.name == "Pod":  # both plugins admit Update too
+            new = keep_priority(new, old)
+            new = add_default_tolerations(new)
     causes = policy.validate(kind.name, new, old)
     causes += _finalizer_causes(old, new, policy)
     if subresource == "main" and not old["metadata"].get("deletionTimestamp"):
@@ -1033,6 +1151,7 @@ VERBS: dict[str, Verb] = {
     "snapshot": _snapshot,
     "status": _status,
     "finalize": _finalize,
+    "bind": _bind,
 }
 #: Subresources only the cluster's own components may write.
-SYSTEM_ONLY = frozenset({"status", "finalize"})
+SYSTEM_ONLY = frozenset({"status", "finalize", "bind"})
