@@ -64,3 +64,12 @@ NODE_LEASE_DURATION_SECONDS: Final = 40
 
 # The discrete-event loop: how many controller rounds one instant may take.
 MAX_FIXPOINT_ROUNDS: Final = 100
+
+
+#: scheduling.SystemCriticalPriority (2 x HighestUserDefinablePriority) and the two system
+#: PriorityClasses built on it (pkg/apis/scheduling/v1/helpers.go), in upstream's order.
+SYSTEM_CRITICAL_PRIORITY = 2_000_000_000
+SYSTEM_PRIORITY_CLASSES: dict[str, int] = {
+    "system-node-critical": SYSTEM_CRITICAL_PRIORITY + 1000,
+    "system-cluster-critical": SYSTEM_CRITICAL_PRIORITY,
+}

@@ -17,7 +17,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reference.api import errors
-from reference.constants import TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE, TIMING_PARAMETERS
+from reference.constants import (
+    SYSTEM_PRIORITY_CLASSES,
+    TAINT_NODE_NOT_READY,
+    TAINT_NODE_UNREACHABLE,
+    TIMING_PARAMETERS,
+)
 
 __all__ = [
     "DEFAULT_PRIORITY_WHEN_NO_DEFAULT_CLASS",
@@ -86,20 +91,12 @@ DEFAULT_PRIORITY_WHEN_NO_DEFAULT_CLASS = 0
 PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority"
 _INT32 = (-(2**31), 2**31 - 1)
 
-#: pkg/apis/scheduling/v1/helpers.go systemPriorityClasses, in upstream's order.
-_SYSTEM_PRIORITY_CLASSES = (
-    (
-        "system-node-critical",
-        2_000_001_000,  # scheduling.SystemCriticalPriority + 1000
-        "Used for system critical pods that must not be moved from their current node.",
-    ),
-    (
-        "system-cluster-critical",
-        2_000_000_000,  # scheduling.SystemCriticalPriority
-        "Used for system critical pods that must run in the cluster, but can be moved to"
-        " another node if necessary.",
-    ),
-)
+_SYSTEM_CLASS_DESCRIPTIONS = {
+    "system-node-critical": "Used for system critical pods that must not be moved from their"
+    " current node.",
+    "system-cluster-critical": "Used for system critical pods that must run in the cluster, but"
+    " can be moved to another node if necessary.",
+}
 
 
 def system_priority_classes() -> list[dict[str, Any]]:
@@ -116,9 +113,9 @@ def system_priority_classes() -> list[dict[str, Any]]:
             "kind": "PriorityClass",
             "metadata": {"name": name},
             "value": value,
-            "description": description,
+            "description": _SYSTEM_CLASS_DESCRIPTIONS[name],
         }
-        for name, value, description in _SYSTEM_PRIORITY_CLASSES
+        for name, value in SYSTEM_PRIORITY_CLASSES.items()
     ]
 
 

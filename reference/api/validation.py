@@ -46,6 +46,7 @@ from properties.names import (
 from properties.quantity import QuantityError, format_quantity, parse_quantity
 from reference.api.errors import Cause
 from reference.api.kinds import KINDS
+from reference.constants import SYSTEM_PRIORITY_CLASSES
 
 __all__ = ["validate"]
 
@@ -2541,12 +2542,6 @@ def _validate_event(errs: _Errors, event: Mapping[str, Any], old: Mapping[str, A
         errs.invalid("namespace", namespace, msg)
 
 
-_SYSTEM_PRIORITY_CLASSES = {
-    "system-node-critical": 2_000_001_000,
-    "system-cluster-critical": 2_000_000_000,
-}
-
-
 def _validate_priority_class(
     errs: _Errors, pc: Mapping[str, Any], old: Mapping[str, Any] | None
 ) -> None:
@@ -2561,7 +2556,7 @@ def _validate_priority_class(
         errs.invalid("globalDefault", pc.get("globalDefault"), "must be a boolean")
     name = _str(_map(pc.get("metadata")).get("name"))
     if name.startswith("system-"):
-        known = _SYSTEM_PRIORITY_CLASSES.get(name)
+        known = SYSTEM_PRIORITY_CLASSES.get(name)
         problem = ""
         if known is None:
             problem = f"{name} is not a known system priority class"
