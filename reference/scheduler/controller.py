@@ -173,12 +173,17 @@ class SchedulerController:
 
     def reconcile(self, view: View, now: float, state: Any) -> Reconcile:
         state = state if isinstance(state, SchedulerState) else SchedulerState()
+        wire_pods = list(view.objects("Pod"))
+        simple = self.forget_gone_pods and not self.requeue_cordoned
+        if simple and all((p.get("spec") or {}).get("nodeName") for p in wire_pods):
+            # Nothing to schedule (the nodes level's pods are all bound by the user).
+            return Reconcile((), SchedulerState(next_start=state.next_start), None)
         nodes = [self._node(n) for n in view.objects("Node")]
         namespaces = {
             ns["metadata"]["name"]: dict(ns["metadata"].get("labels") or {})
             for ns in view.objects("Namespace")
         }
-        pods = [self._pod(p) for p in view.objects("Pod")]
+        pods = [self._pod(p) for p in wire_pods]
         by_uid = {p.uid: p for p in pods}
         assumed = {
             uid: p
@@ -225,9 +230,13 @@ class SchedulerController:
                 nominated.setdefault(p.nominated_node, []).append(p)
         cycle = _Cycle(self, view, now, placement, nominated, dict(assumed), state.next_start)
         waiting: dict[str, Waiting] = {}
+        judged: tuple[int, int, str] | None = None
         for pod in pending:
             entry = state.waiting.get(pod.uid)
-            fingerprint = _pod_fingerprint(_fingerprint(cycle.placement, nominated), pod)
+            if judged is None or judged[:2] != (id(cycle.placement), cycle.nominations):
+                fp = _fingerprint(cycle.placement, cycle.nominated)
+                judged = (id(cycle.placement), cycle.nominations, fp)
+            fingerprint = _pod_fingerprint(judged[2], pod)
             if entry is not None and (entry.fingerprint == fingerprint or entry.retry_at > now):
                 waiting[pod.uid] = entry
                 continue
@@ -256,6 +265,8 @@ class _Cycle:
     assumed: dict[str, PodFacts]
     next_start: int
     writes: list[dict[str, Any]] = attrs.field(factory=list)
+    #: Bumped whenever `nominated` changes, so that fingerprints are recomputed only then.
+    nominations: int = 0
 
     def schedule(self, pod: PodFacts) -> bool:
         profile = self.scheduler.config.profile(pod.scheduler_name)
@@ -286,6 +297,7 @@ class _Cycle:
             self.placement = self.placement.with_pod(pod, node)
         for pods in self.nominated.values():
             pods[:] = [p for p in pods if p.uid != pod.uid]
+        self.nominations += 1
 
     def _unschedulable(self, pod: PodFacts, profile: Profile, decision: Decision) -> None:
         nominate: str | None = pod.nominated_node
@@ -302,6 +314,7 @@ class _Cycle:
                 self.nominated.setdefault(candidate.node, []).append(
                     attrs.evolve(pod, nominated_node=candidate.node)
                 )
+                self.nominations += 1
         live = self.view.live_get("Pod", pod.namespace, pod.name)
         if live is None or live["metadata"].get("uid") != pod.uid:
             return
@@ -371,3 +384,4 @@ class _Cycle:
                 }
                 self.writes.append({"op": "status", "object": {**live, "status": status}})
             self.nominated[node].remove(other)
+            self.nominations += 1
