@@ -16,6 +16,7 @@ docs/fidelity.md lists what is left out (volumes, ImageLocality, DRA).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -58,6 +59,9 @@ DEFAULT_MILLI_CPU_REQUEST = 100
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
 TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+#: Scoring's stand-ins for a container's absent cpu and memory requests
+#: (NonMissingContainerRequests).
+_SCORING_DEFAULTS = {"cpu": DEFAULT_MILLI_CPU_REQUEST, "memory": DEFAULT_MEMORY_REQUEST}
 #: Resources counted in thousandths (millicores); the others in whole units.
 _MILLI_RESOURCES = ("cpu",)
 
@@ -68,11 +72,23 @@ def amount(resource: str, quantity: Any) -> int:
     A quantity that does not parse counts as 0; validation refuses such
     objects, so only a target that stores them would make this matter.
     """
+    if isinstance(quantity, str):
+        return _amount_of_text(resource in _MILLI_RESOURCES, quantity)
+    return _amount(resource in _MILLI_RESOURCES, quantity)
+
+
+@functools.lru_cache(maxsize=4096)
+def _amount_of_text(milli: bool, quantity: str) -> int:
+    """`amount` of a quantity string; memoised, as a cluster spells few distinct quantities."""
+    return _amount(milli, quantity)
+
+
+def _amount(milli: bool, quantity: Any) -> int:
     try:
         parsed = parse_quantity(quantity)
     except (QuantityError, TypeError):
         return 0
-    return milli_value(parsed) if resource in _MILLI_RESOURCES else value(parsed)
+    return milli_value(parsed) if milli else value(parsed)
 
 
 def _amounts(resources: Any) -> dict[str, int]:
@@ -81,12 +97,17 @@ def _amounts(resources: Any) -> dict[str, int]:
     return {str(r): amount(str(r), q) for r, q in resources.items()}
 
 
-def _container_requests(container: Mapping[str, Any]) -> dict[str, int]:
+def _container_requests(
+    container: Mapping[str, Any], defaults: Mapping[str, int] | None = None
+) -> dict[str, int]:
     resources = container.get("resources") or {}
     requests = _amounts(resources.get("requests"))
     # API defaulting copies limits into absent requests; a target that did not is read alike.
     for r, q in _amounts(resources.get("limits")).items():
         requests.setdefault(r, q)
+    for r, q in (defaults or {}).items():
+        if not requests.get(r):
+            requests[r] = q
     return requests
 
 
@@ -95,7 +116,9 @@ def _add(into: dict[str, int], more: Mapping[str, int]) -> None:
         into[r] = into.get(r, 0) + q
 
 
-def pod_requests(spec: Mapping[str, Any]) -> dict[str, int]:
+def pod_requests(
+    spec: Mapping[str, Any], defaults: Mapping[str, int] | None = None
+) -> dict[str, int]:
     """What a pod asks of its node (upstream `resourcehelper.PodRequests`).
 
     The sum over the regular containers and the sidecars (init containers
@@ -104,11 +127,11 @@ def pod_requests(spec: Mapping[str, Any]) -> dict[str, int]:
     """
     total: dict[str, int] = {}
     for c in spec.get("containers") or ():
-        _add(total, _container_requests(c))
+        _add(total, _container_requests(c, defaults))
     sidecars: dict[str, int] = {}
     init_peak: dict[str, int] = {}
     for c in spec.get("initContainers") or ():
-        requests = _container_requests(c)
+        requests = _container_requests(c, defaults)
         if c.get("restartPolicy") == "Always":
             _add(sidecars, requests)
             _add(total, requests)
@@ -259,6 +282,7 @@ class PodFacts:
         namespace = str(meta.get("namespace") or "")
         labels = dict(meta.get("labels") or {})
         requests = pod_requests(spec)
+        nonzero = pod_requests(spec, _SCORING_DEFAULTS)
         ports = []
         for c in list(spec.get("initContainers") or ()) + list(spec.get("containers") or ()):
             for p in c.get("ports") or ():
@@ -278,8 +302,8 @@ class PodFacts:
             labels=labels,
             priority=int(spec.get("priority") or 0),
             requests=requests,
-            nonzero_cpu=requests.get("cpu") or DEFAULT_MILLI_CPU_REQUEST,
-            nonzero_memory=requests.get("memory") or DEFAULT_MEMORY_REQUEST,
+            nonzero_cpu=nonzero.get("cpu", 0),
+            nonzero_memory=nonzero.get("memory", 0),
             host_ports=tuple(ports),
             node_name=str(spec.get("nodeName") or ""),
             scheduler_name=str(spec.get("schedulerName") or "default-scheduler"),
@@ -792,7 +816,7 @@ def inter_pod_affinity_scores(
     lowest, highest = min(raw.values()), max(raw.values())
     spread = highest - lowest
     return {
-        name: int(MAX_NODE_SCORE * (score - lowest) / spread) if spread else 0
+        name: int(MAX_NODE_SCORE * ((score - lowest) / spread)) if spread else 0
         for name, score in raw.items()
     }
 

@@ -27,9 +27,10 @@ from pyrsistent import PMap, pmap
 
 from properties.placement import NodeFacts, Placement, PodFacts
 from reference.controllers.base import Reconcile, View
+from reference.scheduler.fast import FastScheduler
 from reference.scheduler.preemption import eligible_to_preempt, preemption_candidate
 from reference.scheduler.profile import Profile, SchedulerConfig
-from reference.scheduler.spec import Decision, SpecScheduler
+from reference.scheduler.spec import Decision
 from reference.timefmt import format_time, normalize
 
 __all__ = ["Engine", "SchedulerController", "SchedulerState"]
@@ -135,7 +136,8 @@ class SchedulerController:
     name: str = "scheduler"
     relists_on_restart: bool = True
     config: SchedulerConfig = attrs.field(factory=SchedulerConfig)
-    engine: Engine = attrs.field(factory=SpecScheduler)
+    #: The fast path by default; tests/unit/test_scheduler_paths.py holds it to the spec.
+    engine: Engine = attrs.field(factory=FastScheduler)
     #: Count pods bound but not yet seen bound on their node (False: #76772's cache, which
     #: leaves them out of the node's usage until the watch shows the binding).
     assume: bool = True
@@ -231,21 +233,29 @@ class SchedulerController:
         cycle = _Cycle(self, view, now, placement, nominated, dict(assumed), state.next_start)
         waiting: dict[str, Waiting] = {}
         judged: tuple[int, int, str] | None = None
-        for pod in pending:
-            entry = state.waiting.get(pod.uid)
+
+        def fingerprint_of(pod: PodFacts) -> str:
+            nonlocal judged
             if judged is None or judged[:2] != (id(cycle.placement), cycle.nominations):
                 fp = _fingerprint(cycle.placement, cycle.nominated)
                 judged = (id(cycle.placement), cycle.nominations, fp)
-            fingerprint = _pod_fingerprint(judged[2], pod)
-            if entry is not None and (entry.fingerprint == fingerprint or entry.retry_at > now):
-                waiting[pod.uid] = entry
-                continue
+            return _pod_fingerprint(judged[2], pod)
+
+        for pod in pending:
+            entry = state.waiting.get(pod.uid)
+            if entry is not None:
+                fingerprint = fingerprint_of(pod)
+                if entry.fingerprint == fingerprint or entry.retry_at > now:
+                    waiting[pod.uid] = entry
+                    continue
             if not cycle.schedule(pod):
+                # A failure is remembered with what it failed against (a failure changes no
+                # placement; its preemption's nomination is part of the fingerprint).
                 attempts = (entry.attempts if entry else 0) + 1
                 backoff = min(
                     POD_INITIAL_BACKOFF_SECONDS * 2 ** (attempts - 1), POD_MAX_BACKOFF_SECONDS
                 )
-                waiting[pod.uid] = Waiting(attempts, normalize(now + backoff), fingerprint)
+                waiting[pod.uid] = Waiting(attempts, normalize(now + backoff), fingerprint_of(pod))
         retries = [w.retry_at for uid, w in waiting.items() if w.retry_at > now]
         new_state = SchedulerState(pmap(cycle.assumed), pmap(waiting), cycle.next_start, ghosts)
         # A pod waiting on an unchanged cluster needs no wake-up; one whose cluster changed does.

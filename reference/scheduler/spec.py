@@ -23,7 +23,13 @@ from properties.placement import (
 )
 from reference.scheduler.profile import Profile
 
-__all__ = ["Decision", "SpecScheduler", "feasible_nodes_to_find", "tie_key"]
+__all__ = [
+    "Decision",
+    "SpecScheduler",
+    "feasible_nodes_to_find",
+    "nominated_node_fits",
+    "tie_key",
+]
 
 #: Below this many nodes every node is evaluated (minFeasibleNodesToFind).
 MIN_FEASIBLE_NODES_TO_FIND = 100
@@ -64,6 +70,20 @@ def select(pod: PodFacts, totals: Mapping[str, int]) -> str:
     return min((n for n, s in totals.items() if s == best), key=lambda n: tie_key(pod, n))
 
 
+def nominated_node_fits(
+    pod: PodFacts,
+    placement: Placement,
+    profile: Profile,
+    nominated: Mapping[str, Sequence[PodFacts]],
+) -> Decision | None:
+    """evaluateNominatedNode: a pod nominated to a node that now passes every filter goes
+    there without scoring, and the next cycle starts where this one would have."""
+    node = placement.node(pod.nominated_node) if pod.nominated_node else None
+    if node is None or passes(pod, node, placement, profile.filters, nominated) is not None:
+        return None
+    return Decision(node.name, {}, {}, 0)
+
+
 @attrs.frozen
 class SpecScheduler:
     """The scheduling cycle as the specification states it."""
@@ -79,6 +99,9 @@ class SpecScheduler:
         nominated: Mapping[str, Sequence[PodFacts]] | None = None,
     ) -> Decision:
         nominated = nominated or {}
+        early = nominated_node_fits(pod, placement, profile, nominated)
+        if early is not None:
+            return early
         nodes = placement.nodes
         wanted = feasible_nodes_to_find(len(nodes), profile.percentage_of_nodes_to_score)
         feasible: list[NodeFacts] = []

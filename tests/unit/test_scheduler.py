@@ -314,3 +314,47 @@ def test_a_configured_default_profile_withdraws_the_strict_claim(tmp_path: Any) 
     _, hello = step(new_cluster(0, changed), {"op": "hello", "protocol": 1})
     assert "strict" not in hello["capabilities"]
     assert attrs.evolve(changed, strict=True) != Components()
+
+
+def _node(name: str, cpu: str) -> Any:
+    from properties.placement import NodeFacts
+
+    return NodeFacts.of(
+        {
+            "metadata": {"name": name, "labels": {}},
+            "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "110"}},
+        }
+    )
+
+
+def _pod(name: str, containers: list[dict[str, Any]], nominated: str = "") -> Any:
+    from properties.placement import PodFacts
+
+    return PodFacts.of(
+        {
+            "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"},
+            "spec": {"containers": containers},
+            "status": {"nominatedNodeName": nominated} if nominated else {},
+        }
+    )
+
+
+def test_a_pod_goes_to_its_nominated_node_when_that_node_fits_without_scoring() -> None:
+    from properties.placement import Placement
+    from reference.scheduler.fast import FastScheduler
+    from reference.scheduler.spec import SpecScheduler
+
+    placement = Placement.of([_node("big", "8"), _node("small", "2")], [])
+    one_cpu = [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]
+    for engine in (SpecScheduler(), FastScheduler()):
+        free = engine.decide(_pod("p", one_cpu), placement, DEFAULT_PROFILE)
+        assert free.node == "big"
+        nominated = engine.decide(_pod("p", one_cpu, "small"), placement, DEFAULT_PROFILE)
+        assert (nominated.node, nominated.evaluated, nominated.scores) == ("small", 0, {})
+
+
+def test_scoring_defaults_stand_in_per_container() -> None:
+    facts = _pod("p", [{"name": "a"}, {"name": "b", "resources": {"requests": {"cpu": "500m"}}}])
+    assert facts.nonzero_cpu == 600, "500m plus the 100m default of the container without one"
+    assert facts.nonzero_memory == 2 * 200 * 1024 * 1024
+    assert facts.requests == {"cpu": 500}

@@ -1,0 +1,367 @@
+"""What a scheduling decision costs: scheduler_perf's SchedulingBasic on the reference scheduler.
+
+Upstream's scheduler_perf (test/integration/scheduler_perf, misc/performance-config.yaml)
+measures SchedulingBasic/5000Nodes_10000Pods: 5 000 nodes from the default node
+template (capacity and allocatable cpu "4", memory "32Gi", pods "110"), 1 000
+pods created first, then 10 000 measured pods from templates/pod-default.yaml (one
+pause container, requests and limits cpu 100m, memory 500Mi). This script
+replays that shape three ways:
+
+- **(a) decisions**: the scheduling cycle alone, as the controller runs it for each
+  pod: `engine.decide` (filter, score, select) then `Placement.with_pod` (assume),
+  with the rotating start node. The spec (`SpecScheduler`) is slow, so it is timed
+  on a subset of the measured pods (`--spec-pods`, 200 by default) and the fast path
+  (`FastScheduler`) on the same subset from the same state, which gives the ratio;
+  the fast path then runs all the measured pods. The two engines' decisions on the
+  subset are compared (they must be identical).
+- **(b) end to end**: the same workload through the API reducer (`reference.step`):
+  `node.add`, pod `create`, then `settle` after each batch, with the fast engine in
+  the scheduler controller; bound pods are counted at the end. The controller's
+  per-pass cost grows with the cluster (see benchmarks/README.md), so this runs at
+  upstream's SchedulingBasic/500Nodes shape by default (500 nodes, 500 + 1 000 pods).
+- **(c) big**: (a)'s loop with the fast path for 150 000 pods on 5 000 nodes (30
+  pods a node), reporting wall and CPU time, throughput per tenth, and the peak
+  resident memory of the process (`ru_maxrss`; `--tracemalloc` adds the Python heap's
+  peak, at several times the run time).
+
+Throughput is pods per CPU second (`time.process_time`, one core); wall seconds are
+printed beside. Absolute figures are indicative only (shared, noisy machines):
+compare the ratios printed by one run. Nothing is asserted.
+
+    .venv/bin/python benchmarks/scheduler.py                 # a, b, c: about 3-4 minutes
+    .venv/bin/python benchmarks/scheduler.py --skip-big      # a and b: about a minute
+    .venv/bin/python benchmarks/scheduler.py --quick         # 500 nodes, seconds
+    .venv/bin/python benchmarks/scheduler.py [--nodes N] [--init-pods N] [--pods N]
+        [--spec-pods N] [--e2e-nodes N] [--e2e-init-pods N] [--e2e-pods N] [--e2e-batch N]
+        [--big-pods N] [--skip-spec] [--skip-e2e] [--skip-big] [--tracemalloc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from properties.placement import NodeFacts, Placement, PodFacts
+from reference import Components, new_cluster, step
+from reference.cluster import Cluster
+from reference.scheduler.controller import Engine, SchedulerController
+from reference.scheduler.fast import FastScheduler
+from reference.scheduler.profile import DEFAULT_PROFILE
+from reference.scheduler.spec import Decision, SpecScheduler
+
+#: scheduler_perf's default node (IntegrationTestNodePreparer / makeBaseNode).
+NODE_CAPACITY = {"pods": "110", "cpu": "4", "memory": "32Gi"}
+#: templates/pod-default.yaml's one container.
+POD_RESOURCES = {"limits": {"cpu": "100m", "memory": "500Mi"}}
+POD_RESOURCES["requests"] = dict(POD_RESOURCES["limits"])
+GOAL = 2000  # fast-path decisions per CPU second on one core
+_cpu = time.process_time
+_wall = time.perf_counter
+
+
+def node_wire(i: int) -> dict[str, Any]:
+    name = f"node-{i:05d}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {"capacity": dict(NODE_CAPACITY), "allocatable": dict(NODE_CAPACITY)},
+    }
+
+
+def pod_wire(i: int, namespace: str = "default") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"pod-{i}", "namespace": namespace, "uid": f"uid-{i:06d}"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "pause",
+                    "image": "registry.k8s.io/pause:3.10",
+                    "ports": [{"containerPort": 80}],
+                    "resources": POD_RESOURCES,
+                }
+            ]
+        },
+    }
+
+
+# -- (a) and (c): the cycle alone --------------------------------------------------------------
+
+
+@attrs.define
+class Replay:
+    """Pods decided and assumed one after the other, as `_Cycle.schedule` does."""
+
+    placement: Placement
+    start: int = 0
+    decide_cpu: float = 0.0
+    assume_cpu: float = 0.0
+    wall: float = 0.0
+    unscheduled: int = 0
+    decisions: list[Decision] = attrs.field(factory=list)
+
+    @property
+    def cpu(self) -> float:
+        return self.decide_cpu + self.assume_cpu
+
+    def run(self, engine: Engine, pods: Sequence[PodFacts], keep: bool = False) -> None:
+        count = len(self.placement.nodes)
+        placement, start = self.placement, self.start
+        decide_cpu = assume_cpu = 0.0
+        wall = _wall()
+        for pod in pods:
+            t0 = _cpu()
+            decision = engine.decide(pod, placement, DEFAULT_PROFILE, start)
+            t1 = _cpu()
+            start = (start + decision.evaluated) % count
+            if decision.node is None:
+                self.unscheduled += 1
+            else:
+                placement = placement.with_pod(pod, decision.node)
+            assume_cpu += _cpu() - t1
+            decide_cpu += t1 - t0
+            if keep:
+                self.decisions.append(decision)
+        self.wall += _wall() - wall
+        self.decide_cpu += decide_cpu
+        self.assume_cpu += assume_cpu
+        self.placement, self.start = placement, start
+
+    def fork(self) -> Replay:
+        return Replay(self.placement, self.start)
+
+
+def rate(pods: int, seconds: float) -> float:
+    return pods / seconds if seconds > 0 else float("inf")
+
+
+def decisions(args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    print(
+        f"(a) decisions: {args.nodes} nodes, {args.init_pods} pods first, then"
+        f" {args.pods} measured (SchedulingBasic; default profile)"
+    )
+    nodes = [NodeFacts.of(node_wire(i)) for i in range(args.nodes)]
+    pods = [PodFacts.of(pod_wire(i)) for i in range(args.init_pods + args.pods)]
+    initial = Replay(Placement.of(nodes, []))
+    initial.run(FastScheduler(), pods[: args.init_pods])
+    measured = pods[args.init_pods :]
+    print(f"    {args.init_pods} initial pods placed in {initial.wall:.1f} s (not measured)")
+    if not args.skip_spec and args.spec_pods:
+        subset = measured[: args.spec_pods]
+        spec = initial.fork()
+        spec.run(SpecScheduler(), subset, keep=True)
+        fast = initial.fork()
+        fast.run(FastScheduler(), subset, keep=True)
+        same = sum(a == b for a, b in zip(spec.decisions, fast.decisions, strict=True))
+        ratio = spec.cpu / fast.cpu if fast.cpu else float("inf")
+        print(f"    on the first {len(subset)} measured pods (spec timed on this subset only):")
+        _row("spec", len(subset), spec)
+        _row("fast", len(subset), fast)
+        print(
+            f"    fast / spec throughput: {ratio:.0f}x; identical decisions: {same}/{len(subset)}"
+        )
+        summary.update(spec_pods_per_s=round(rate(len(subset), spec.cpu), 1), ratio=round(ratio))
+        summary.update(identical=f"{same}/{len(subset)}")
+    fast = initial.fork()
+    fast.run(FastScheduler(), measured)
+    print(f"    all {len(measured)} measured pods:")
+    _row("fast", len(measured), fast)
+    throughput = rate(len(measured), fast.cpu)
+    verdict = "meets" if throughput >= GOAL else "misses"
+    print(f"    fast path {verdict} the goal of {GOAL} pods/s on one core")
+    summary.update(fast_pods_per_s=round(throughput), assume_share=_share(fast))
+
+
+def _share(replay: Replay) -> float:
+    return round(replay.assume_cpu / replay.cpu, 3) if replay.cpu else 0.0
+
+
+def _row(label: str, pods: int, replay: Replay) -> None:
+    print(
+        f"      {label}: {rate(pods, replay.cpu):9.1f} pods/s CPU"
+        f" ({replay.cpu:7.2f} s CPU, {replay.wall:7.2f} s wall);"
+        f" with_pod {100 * _share(replay):.0f}% of it;"
+        f" {replay.unscheduled} unschedulable"
+    )
+
+
+def big(args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    print(f"(c) big: {args.big_pods} pods on {args.nodes} nodes, fast path (decide + with_pod)")
+    rss_before = _max_rss_mib()
+    if args.tracemalloc:
+        tracemalloc.start()
+    wall = _wall()
+    cpu = _cpu()
+    nodes = [NodeFacts.of(node_wire(i)) for i in range(args.nodes)]
+    replay = Replay(Placement.of(nodes, []))
+    tenth = max(args.big_pods // 10, 1)
+    engine = FastScheduler()
+    done = 0
+    while done < args.big_pods:
+        batch = [PodFacts.of(pod_wire(i)) for i in range(done, min(done + tenth, args.big_pods))]
+        before = replay.cpu
+        replay.run(engine, batch)
+        done += len(batch)
+        print(
+            f"    {done:7d} pods ({done / args.nodes:5.1f} a node):"
+            f" {rate(len(batch), replay.cpu - before):7.0f} pods/s over the last {len(batch)}"
+        )
+    wall = _wall() - wall
+    cpu = _cpu() - cpu
+    rss = _max_rss_mib()
+    print(
+        f"    total {wall:.1f} s wall, {cpu:.1f} s CPU ({rate(args.big_pods, cpu):.0f} pods/s"
+        f" including building the pods' facts); peak RSS of the process {rss:.0f} MiB"
+        f" ({rss_before:.0f} MiB before (c));"
+        f" {replay.unscheduled} unschedulable"
+    )
+    summary.update(big_wall_s=round(wall, 1), big_peak_rss_mib=round(rss))
+    if args.tracemalloc:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"    Python heap peak (tracemalloc): {peak / 2**20:.0f} MiB")
+        summary.update(big_heap_peak_mib=round(peak / 2**20))
+
+
+def _max_rss_mib() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return usage / 1024 if sys.platform != "darwin" else usage / 2**20
+
+
+# -- (b) through the API -----------------------------------------------------------------------
+
+
+class RequestFailed(RuntimeError):
+    pass
+
+
+def send(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, dict[str, Any]]:
+    cluster, answer = step(cluster, request)
+    if not answer.get("ok"):
+        raise RequestFailed(f"{request.get('op')} failed: {answer}")
+    return cluster, answer
+
+
+def with_engine(engine: Engine) -> Components:
+    """The default components with the scheduler controller running `engine` (added if the
+    default cluster does not run a scheduler yet)."""
+    base = Components()
+    scheduler = SchedulerController(engine=engine)
+    if any(c.name == scheduler.name for c in base.controllers):
+        return base.replacing(scheduler)
+    return attrs.evolve(base, controllers=(*base.controllers, scheduler))
+
+
+def timed(run: Callable[[], Cluster]) -> tuple[Cluster, float, float]:
+    cpu, wall = _cpu(), _wall()
+    cluster = run()
+    return cluster, _cpu() - cpu, _wall() - wall
+
+
+def end_to_end(args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    nodes, init, pods, batch = args.e2e_nodes, args.e2e_init_pods, args.e2e_pods, args.e2e_batch
+    print(
+        f"(b) end to end: {nodes} nodes, {init} pods first, then {pods} measured in batches"
+        f" of {batch} (create, then settle), fast engine"
+    )
+    cluster = new_cluster(0, with_engine(FastScheduler()))
+
+    def setup() -> Cluster:
+        c = cluster
+        for i in range(nodes):
+            c, _ = send(c, {"op": "node.add", "name": f"node-{i:05d}", "capacity": NODE_CAPACITY})
+        c, _ = send(c, {"op": "settle", "max_seconds": 60})
+        for i in range(init):
+            c, _ = send(c, {"op": "create", "object": _unnamed_uid(pod_wire(i))})
+        c, _ = send(c, {"op": "settle", "max_seconds": 60})
+        return c
+
+    cluster, _, wall = timed(setup)
+    print(f"    nodes and initial pods: {wall:.1f} s (not measured)")
+    create_cpu = settle_cpu = wall_total = 0.0
+    for first in range(init, init + pods, batch):
+        last = min(first + batch, init + pods)
+
+        def create(c: Cluster = cluster, first: int = first, last: int = last) -> Cluster:
+            for i in range(first, last):
+                c, _ = send(c, {"op": "create", "object": _unnamed_uid(pod_wire(i))})
+            return c
+
+        cluster, cpu, wall = timed(create)
+        create_cpu += cpu
+        wall_total += wall
+
+        def settle(c: Cluster = cluster) -> Cluster:
+            c, _ = send(c, {"op": "settle", "max_seconds": 60})
+            return c
+
+        cluster, cpu, wall = timed(settle)
+        settle_cpu += cpu
+        wall_total += wall
+    _, answer = send(cluster, {"op": "list", "kind": "Pod", "namespace": "default"})
+    items = answer["items"]
+    bound = sum(1 for p in items if (p.get("spec") or {}).get("nodeName"))
+    total_cpu = create_cpu + settle_cpu
+    print(
+        f"    {rate(pods, total_cpu):.0f} pods/s CPU ({total_cpu:.1f} s CPU,"
+        f" {wall_total:.1f} s wall): create {create_cpu:.1f} s, settle {settle_cpu:.1f} s;"
+        f" {bound}/{len(items)} pods bound"
+    )
+    summary.update(e2e_pods_per_s=round(rate(pods, total_cpu), 1), e2e_bound=bound)
+
+
+def _unnamed_uid(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod as a client sends it: the API server assigns the uid."""
+    return {**pod, "metadata": {k: v for k, v in pod["metadata"].items() if k != "uid"}}
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=5000)
+    parser.add_argument("--init-pods", type=int, default=1000)
+    parser.add_argument("--pods", type=int, default=10000, help="measured pods in (a)")
+    parser.add_argument("--spec-pods", type=int, default=200, help="of them, timed on the spec")
+    parser.add_argument("--e2e-nodes", type=int, default=500)
+    parser.add_argument("--e2e-init-pods", type=int, default=500)
+    parser.add_argument("--e2e-pods", type=int, default=1000)
+    parser.add_argument("--e2e-batch", type=int, default=500)
+    parser.add_argument("--big-pods", type=int, default=150_000)
+    parser.add_argument("--skip-spec", action="store_true")
+    parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--tracemalloc", action="store_true", help="(c): the Python heap's peak")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="500 nodes, 100 + 1000 pods, 50 on the spec; e2e 100 nodes; big 10 000 pods",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.nodes, args.init_pods, args.pods, args.spec_pods = 500, 100, 1000, 50
+        args.e2e_nodes, args.e2e_init_pods, args.e2e_pods, args.e2e_batch = 100, 100, 200, 100
+        args.big_pods = 10_000
+    summary: dict[str, Any] = {"nodes": args.nodes}
+    decisions(args, summary)
+    if not args.skip_e2e:
+        end_to_end(args, summary)
+    if not args.skip_big:
+        big(args, summary)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
