@@ -232,13 +232,13 @@ class SchedulerController:
                 nominated.setdefault(p.nominated_node, []).append(p)
         cycle = _Cycle(self, view, now, placement, nominated, dict(assumed), state.next_start)
         waiting: dict[str, Waiting] = {}
-        judged: tuple[int, int, str] | None = None
+        judged: tuple[Placement, int, str] | None = None
 
         def fingerprint_of(pod: PodFacts) -> str:
             nonlocal judged
-            if judged is None or judged[:2] != (id(cycle.placement), cycle.nominations):
+            if judged is None or judged[0] is not cycle.placement or judged[1] != cycle.nominations:
                 fp = _fingerprint(cycle.placement, cycle.nominated)
-                judged = (id(cycle.placement), cycle.nominations, fp)
+                judged = (cycle.placement, cycle.nominations, fp)
             return _pod_fingerprint(judged[2], pod)
 
         for pod in pending:
