@@ -403,7 +403,7 @@ def _ns_name(obj: Mapping[str, Any]) -> tuple[str, str]:
     "scheduling.best-score-chosen",
     "The scheduler binds each pod to a feasible node of the highest total score under the"
     " reference's default profile (weights and normalization of Kubernetes 1.34's default"
-    " plugins, without ImageLocality).",
+    " plugins, without ImageLocality), unless it goes to the node it was nominated to.",
     scope="strict",
     needs=("watch",),
     kinds=_KINDS,
@@ -416,6 +416,9 @@ def best_score_chosen(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
         if not b.exact or b.lagging or not _default_scheduled(b.pod):
             continue
         pod = _unbound(b.pod)
+        earlier = b.before.get(("Pod", *_ns_name(b.pod))) or {}
+        if (earlier.get("status") or {}).get("nominatedNodeName") == b.node:
+            continue  # a nominated node that fits is taken without scoring (upstream too)
         placement = placement_of(b.before, without=pod.uid)
         nominated = _nominated(b.before.values())
         feasible = [
