@@ -10,7 +10,7 @@ upstream's informers also do: then only what its own cache guarantees
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -111,6 +111,17 @@ def _judged(b: Binding) -> tuple[tuple[str, ...], Placement, NodeFacts | None]:
 def _default_scheduled(pod: Mapping[str, Any]) -> bool:
     name = (pod.get("spec") or {}).get("schedulerName", _DEFAULT_SCHEDULER)
     return bool(name == _DEFAULT_SCHEDULER)
+
+
+def _clear_bindings(trace: Trace) -> Iterator[Binding]:
+    """The newest step's bindings by the default scheduler whose state is known exactly and
+    which it made on an up-to-date view: those a law may hold to the scheduler's full cycle."""
+    h = _fresh(trace)
+    if h is None:
+        return
+    for b in h.bindings:
+        if b.exact and not b.lagging and _default_scheduled(b.pod):
+            yield b
 
 
 @law(
@@ -225,12 +236,7 @@ def no_overcommit(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     kinds=_KINDS,
 )
 def spread_skew_at_binding(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
-    h = _fresh(trace)
-    if h is None:
-        return
-    for b in h.bindings:
-        if not b.exact or b.lagging or not _default_scheduled(b.pod):
-            continue
+    for b in _clear_bindings(trace):
         pod = _unbound(b.pod)
         if not any(c.hard for c in pod.spread):
             continue
@@ -409,12 +415,7 @@ def _ns_name(obj: Mapping[str, Any]) -> tuple[str, str]:
     kinds=_KINDS,
 )
 def best_score_chosen(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
-    h = _fresh(trace)
-    if h is None:
-        return
-    for b in h.bindings:
-        if not b.exact or b.lagging or not _default_scheduled(b.pod):
-            continue
+    for b in _clear_bindings(trace):
         pod = _unbound(b.pod)
         earlier = b.before.get(("Pod", *_ns_name(b.pod))) or {}
         if (earlier.get("status") or {}).get("nominatedNodeName") == b.node:

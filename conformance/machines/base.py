@@ -26,6 +26,7 @@ __all__ = [
     "ClusterActions",
     "Driver",
     "LawViolated",
+    "PodActions",
     "TargetAborted",
     "Unsupported",
     "action",
@@ -107,6 +108,31 @@ class ClusterActions(Actions):
     @action
     def restart(self, controller: str) -> None:
         self.send({"op": "controller.restart", "name": controller})
+
+
+class PodActions(ClusterActions):
+    """Actions of the levels whose pods live in `default`: waiting after an action, and
+    deleting a pod gracefully or by force."""
+
+    namespace: ClassVar[str] = "default"
+
+    def _then_wait(self, wait: float) -> None:
+        """Let time pass after an action, so that one step is a cause and its effect."""
+        if wait:
+            self.advance(wait)
+
+    @action
+    def delete_pod(self, name: str, force: bool, wait: float = 0) -> None:
+        request: dict[str, Any] = {
+            "op": "delete",
+            "kind": "Pod",
+            "namespace": self.namespace,
+            "name": name,
+        }
+        if force:
+            request["gracePeriodSeconds"] = 0
+        self.send(request)
+        self._then_wait(wait)
 
 
 @attrs.define

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, precondition, rule
 
-from conformance.machines.base import ClusterActions, action
+from conformance.machines.base import PodActions, action
 from conformance.machines.runtime import LevelMachine
 
 __all__ = ["NodesActions", "NodesMachine"]
@@ -72,14 +72,9 @@ def pod_manifest(
     }
 
 
-class NodesActions(ClusterActions):
+class NodesActions(PodActions):
     level = "nodes"
     observations = ({"op": "snapshot"}, {"op": "runtime"})
-
-    def _then_wait(self, wait: float) -> None:
-        """Let time pass after an action, so that one step is a cause and its effect."""
-        if wait:
-            self.advance(wait)
 
     @action
     def reset(self, seed: int, machines: int = 2) -> None:
@@ -115,19 +110,6 @@ class NodesActions(ClusterActions):
     ) -> None:
         manifest = pod_manifest(name, node, policy, tuple(probes), config, image, grace)
         self.send({"op": "create", "object": manifest})
-        self._then_wait(wait)
-
-    @action
-    def delete_pod(self, name: str, force: bool, wait: float = 0) -> None:
-        request: dict[str, Any] = {
-            "op": "delete",
-            "kind": "Pod",
-            "namespace": NAMESPACE,
-            "name": name,
-        }
-        if force:
-            request["gracePeriodSeconds"] = 0
-        self.send(request)
         self._then_wait(wait)
 
     @action

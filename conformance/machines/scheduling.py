@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, precondition, rule
 
-from conformance.machines.base import ClusterActions, action
+from conformance.machines.base import PodActions, action
 from conformance.machines.runtime import LevelMachine
 
 __all__ = ["SchedulingActions", "SchedulingMachine", "pod_manifest"]
@@ -168,7 +168,7 @@ def pod_manifest(
     }
 
 
-class SchedulingActions(ClusterActions):
+class SchedulingActions(PodActions):
     level = "scheduling"
 
     @property
@@ -187,10 +187,6 @@ class SchedulingActions(ClusterActions):
             if ex.op == "watch" and ex.ok:
                 return str(ex.answer.get("resourceVersion", "0"))
         return "0"
-
-    def _then_wait(self, wait: float) -> None:
-        if wait:
-            self.advance(wait)
 
     @action
     def reset(self, seed: int, nodes: int = 3) -> None:
@@ -285,19 +281,6 @@ class SchedulingActions(ClusterActions):
     ) -> None:
         manifest = pod_manifest(name, app, cpu, memory, gpu, priority, tuple(constraints))
         self.send({"op": "create", "object": manifest})
-        self._then_wait(wait)
-
-    @action
-    def delete_pod(self, name: str, force: bool, wait: float = 0) -> None:
-        request: dict[str, Any] = {
-            "op": "delete",
-            "kind": "Pod",
-            "namespace": NAMESPACE,
-            "name": name,
-        }
-        if force:
-            request["gracePeriodSeconds"] = 0
-        self.send(request)
         self._then_wait(wait)
 
     @action
