@@ -44,8 +44,10 @@ __all__ = [
     "SpreadConstraint",
     "amount",
     "balanced_allocation_score",
+    "existing_credits",
     "filter_failures",
     "first_failure",
+    "incoming_credits",
     "inter_pod_affinity_scores",
     "node_affinity_score",
     "resource_score",
@@ -778,6 +780,39 @@ def default_normalize(scores: Mapping[str, int], reverse: bool = False) -> dict[
     return result
 
 
+def incoming_credits(
+    pod: PodFacts, other: PodFacts, ns_labels: Mapping[str, Mapping[str, str]]
+) -> Iterator[tuple[str, int]]:
+    """(topology key, weight) of each preferred term of `pod` that the placed `other` meets:
+    + for affinity, - for anti-affinity."""
+    for term in pod.preferred_affinity:
+        if term.matches(other, ns_labels):
+            yield term.topology_key, term.weight
+    for term in pod.preferred_anti_affinity:
+        if term.matches(other, ns_labels):
+            yield term.topology_key, -term.weight
+
+
+def existing_credits(
+    pod: PodFacts,
+    other: PodFacts,
+    ns_labels: Mapping[str, Mapping[str, str]],
+    hard_weight: int,
+) -> Iterator[tuple[str, int]]:
+    """(topology key, weight) of each term of the placed `other` that `pod` meets (symmetry):
+    its required affinity at `hard_weight`, its preferred terms at their own weights."""
+    if hard_weight:
+        for term in other.affinity:
+            if term.matches(pod, ns_labels):
+                yield term.topology_key, hard_weight
+    for term in other.preferred_affinity:
+        if term.matches(pod, ns_labels):
+            yield term.topology_key, term.weight
+    for term in other.preferred_anti_affinity:
+        if term.matches(pod, ns_labels):
+            yield term.topology_key, -term.weight
+
+
 def inter_pod_affinity_scores(
     pod: PodFacts, nodes: Sequence[NodeFacts], placement: Placement, hard_weight: int = 1
 ) -> dict[str, int]:
@@ -791,22 +826,10 @@ def inter_pod_affinity_scores(
             by_domain[(key, value_)] = by_domain.get((key, value_), 0) + weight
 
     for other_node, other in placement.placed():
-        for term in pod.preferred_affinity:
-            if term.matches(other, ns_labels):
-                credit(other_node, term.topology_key, term.weight)
-        for term in pod.preferred_anti_affinity:
-            if term.matches(other, ns_labels):
-                credit(other_node, term.topology_key, -term.weight)
-        if hard_weight:
-            for term in other.affinity:
-                if term.matches(pod, ns_labels):
-                    credit(other_node, term.topology_key, hard_weight)
-        for term in other.preferred_affinity:
-            if term.matches(pod, ns_labels):
-                credit(other_node, term.topology_key, term.weight)
-        for term in other.preferred_anti_affinity:
-            if term.matches(pod, ns_labels):
-                credit(other_node, term.topology_key, -term.weight)
+        for key, weight in incoming_credits(pod, other, ns_labels):
+            credit(other_node, key, weight)
+        for key, weight in existing_credits(pod, other, ns_labels, hard_weight):
+            credit(other_node, key, weight)
     raw = {
         n.name: sum(score for (key, v), score in by_domain.items() if n.labels.get(key) == v)
         for n in nodes

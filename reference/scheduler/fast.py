@@ -61,7 +61,9 @@ from properties.placement import (
     _round_half_away,
     _spread_counts,
     default_normalize,
+    existing_credits,
     first_failure,
+    incoming_credits,
     node_affinity_score,
     node_ports_filter,
     node_unschedulable_filter,
@@ -648,24 +650,12 @@ def _inter_pod_scores(
 
     if pod.preferred_affinity or pod.preferred_anti_affinity:
         for j, other in _placed(snap):
-            for term in pod.preferred_affinity:
-                if term.matches(other, ns_labels):
-                    credit(j, term.topology_key, term.weight)
-            for term in pod.preferred_anti_affinity:
-                if term.matches(other, ns_labels):
-                    credit(j, term.topology_key, -term.weight)
+            for key, weight in incoming_credits(pod, other, ns_labels):
+                credit(j, key, weight)
     for j, others in snap.term_pods.items():
         for other in others:
-            if hard_weight:
-                for term in other.affinity:
-                    if term.matches(pod, ns_labels):
-                        credit(j, term.topology_key, hard_weight)
-            for term in other.preferred_affinity:
-                if term.matches(pod, ns_labels):
-                    credit(j, term.topology_key, term.weight)
-            for term in other.preferred_anti_affinity:
-                if term.matches(pod, ns_labels):
-                    credit(j, term.topology_key, -term.weight)
+            for key, weight in existing_credits(pod, other, ns_labels, hard_weight):
+                credit(j, key, weight)
     if not credited:
         return 0
     raw = []
