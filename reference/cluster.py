@@ -35,7 +35,9 @@ from reference.constants import (
 from reference.controllers import GarbageCollector, NamespaceController
 from reference.controllers.base import Controller, View
 from reference.controllers.nodelifecycle import NodeLifecycleController
+from reference.controllers.deployment import DeploymentController
 from reference.controllers.podgc import PodGarbageCollector
+from reference.controllers.replicaset import ReplicaSetController
 from reference.controllers.tainteviction import TaintEvictionController
 from reference.fleet import (
     FLEET_OPS,
@@ -83,6 +85,8 @@ def _default_controllers() -> tuple[Controller, ...]:
         NodeLifecycleController(),
         TaintEvictionController(),
         PodGarbageCollector(),
+        DeploymentController(),
+        ReplicaSetController(),
         SchedulerController(),
     )
 
@@ -133,6 +137,8 @@ class ControllerSlot:
     seen: int | None = None
     #: The revision a restarted controller relisted at: its view never goes back before it.
     floor: int = 0
+    #: The answers to the writes of its last pass, handed to its next one (`View.answers`).
+    answers: tuple[Mapping[str, Any], ...] = ()
 
 
 @attrs.frozen
@@ -187,16 +193,16 @@ def _view_revision(cluster: Cluster, lag: float, floor: int = 0) -> int:
     return max(revision, store.compact_revision, floor)
 
 
-def _view(cluster: Cluster, lag: float, revision: int, with_heartbeats: bool) -> View:
+def _view(cluster: Cluster, slot: ControllerSlot, revision: int, with_heartbeats: bool) -> View:
     store = cluster.api.store
     if not with_heartbeats:
-        return View(store, revision, store)
+        return View(store, revision, store, answers=slot.answers)
     machines = cluster.fleet.machines
-    beats = heartbeats(cluster.fleet, cluster.now - max(lag, 0.0))
+    beats = heartbeats(cluster.fleet, cluster.now - max(slot.lag, 0.0))
     renewing = frozenset(
         n for n in beats if (m := machines.get(n)) is not None and m.renewing_since is not None
     )
-    return View(store, revision, store, beats, renewing)
+    return View(store, revision, store, beats, renewing, slot.answers)
 
 
 def _record(cluster: Cluster) -> Cluster:
@@ -218,26 +224,24 @@ def run_controllers(cluster: Cluster) -> Cluster:
             slot = cluster.slots[controller.name]
             revision = _view_revision(cluster, slot.lag, slot.floor)
             due = slot.wake_at is not None and slot.wake_at <= cluster.now
-            if slot.seen == revision and not due:
+            if slot.seen == revision and not due and not slot.answers:
                 continue
-            view = _view(
-                cluster, slot.lag, revision, getattr(controller, "reads_heartbeats", False)
-            )
+            view = _view(cluster, slot, revision, getattr(controller, "reads_heartbeats", False))
             result = controller.reconcile(view, cluster.now, slot.state)
             api = cluster.api
+            answers: list[Mapping[str, Any]] = []
             for write in result.writes:
-                try:
-                    api, _ = handle(api, write, cluster.now, cluster.components.api, system=True)
-                except ApiError:
-                    continue  # the controller sees the outcome on its next pass, as upstream
+                api, answer = _send(api, write, cluster)
+                answers.append(answer)
             restless = result.state != slot.state
             new_slot = attrs.evolve(
                 slot,
                 state=result.state,
                 wake_at=result.wake_at,
                 seen=None if restless else view.revision,
+                answers=tuple(answers) if getattr(controller, "reads_answers", False) else (),
             )
-            if api.store.revision != cluster.api.store.revision or restless:
+            if api.store.revision != cluster.api.store.revision or restless or new_slot.answers:
                 changed.append(controller.name)
             cluster = _record(
                 attrs.evolve(cluster, api=api, slots=cluster.slots.set(controller.name, new_slot))
@@ -257,6 +261,22 @@ def run_controllers(cluster: Cluster) -> Cluster:
         f"controllers did not reach a fixpoint within {MAX_FIXPOINT_ROUNDS} rounds at"
         f" {format_time(cluster.now)}; still writing: {', '.join(changed)}"
     )
+
+
+def _send(
+    api: ApiState, write: Mapping[str, Any], cluster: Cluster
+) -> tuple[ApiState, dict[str, Any]]:
+    """One controller write through the API as the system, answered with the revision after it.
+
+    A refused write changes nothing; the controller learns of it from the
+    answer on its next pass, as an upstream controller learns from the
+    response to its request.
+    """
+    try:
+        api, answer = handle(api, write, cluster.now, cluster.components.api, system=True)
+    except ApiError as e:
+        answer = {"ok": False, "status": e.status()}
+    return api, {**answer, "revision": api.store.revision}
 
 
 def _next_instant(cluster: Cluster) -> float | None:
@@ -368,7 +388,9 @@ def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, di
         fresh = controller.initial_state()
         # A controller whose informers relist on start sees the store as it is, then lags.
         floor = cluster.revision if getattr(controller, "relists_on_restart", False) else 0
-        slot = attrs.evolve(cluster.slots[name], state=fresh, wake_at=None, seen=None, floor=floor)
+        slot = attrs.evolve(
+            cluster.slots[name], state=fresh, wake_at=None, seen=None, floor=floor, answers=()
+        )
         return attrs.evolve(cluster, slots=cluster.slots.set(name, slot)), {"ok": True}
     raise errors.not_implemented(op)
 

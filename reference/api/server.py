@@ -711,7 +711,11 @@ def _write(
         if (old.get("spec") or {}).get("template") != (new.get("spec") or {}).get("template"):
             template_generation += 1
         new.setdefault("spec", {})["templateGeneration"] = template_generation
-    if kind.generation and policy.generation_changes(kind, old, new, sent):
+    if (
+        kind.generation
+        and subresource == "main"
+        and policy.generation_changes(kind, old, new, sent)
+    ):
         new["metadata"]["generation"] = old["metadata"].get("generation", 0) + 1
     if new == old:
         return api, {"ok": True, "object": read_object(kv, policy)}
@@ -765,6 +769,11 @@ def _merge_for_update(
             new["status"] = copy.deepcopy(sent["status"])
         else:
             new.pop("status", None)
+        sent_annotations = sent["metadata"].get("annotations")
+        if kind.name == "Deployment" and isinstance(sent_annotations, Mapping):
+            # deploymentStatusStrategy keeps only spec and labels: the controller records
+            # its revision annotation through /status, which does not move the generation.
+            new["metadata"]["annotations"] = copy.deepcopy(dict(sent_annotations))
         return new
     if subresource == "finalize":
         new = copy.deepcopy(dict(old))

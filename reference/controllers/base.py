@@ -58,17 +58,30 @@ class View:
     heartbeats: Mapping[str, float] = attrs.field(factory=dict)
     #: The nodes among `heartbeats` whose kubelets are still renewing now.
     renewing: frozenset[str] = frozenset()
+    #: The answers to the writes of the controller's previous pass, in order, each with the
+    #: store `revision` after it; only controllers with `reads_answers` get them.
+    answers: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def lagging(self) -> bool:
         return self.revision != self.store.revision
 
-    def objects(self, kind: Kind | str, namespace: str | None = None) -> Iterator[Any]:
+    def objects(
+        self, kind: Kind | str, namespace: str | None = None, *, versioned: bool = False
+    ) -> Iterator[Any]:
+        """The objects of a kind; `versioned` adds each one's resourceVersion, for preconditions.
+
+        A controller that writes with the resourceVersion it read is refused
+        (409) when its view is stale, as upstream's Update from a lister is.
+        """
         k = KINDS[kind] if isinstance(kind, str) else kind
         prefix = k.prefix(namespace)
         at = 0 if not self.lagging else self.revision
         for kv in self.store.range(prefix, prefix_end(prefix), at).kvs:
-            yield decode(kv.value)
+            obj = decode(kv.value)
+            if versioned:
+                obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            yield obj
 
     def all_objects(self) -> Iterator[Any]:
         at = 0 if not self.lagging else self.revision
