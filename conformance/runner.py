@@ -23,6 +23,7 @@ from conformance.machines.nodes import NodesMachine
 from conformance.machines.runtime import LevelMachine, Session, bind
 from conformance.machines.scheduling import SchedulingMachine
 from conformance.machines.store import StoreMachine
+from conformance.machines.workloads import WorkloadMachine
 from conformance.profiles import Profile, hypothesis_settings
 from conformance.scenario import Scenario, Step, save_scenario
 from conformance.targets import open_target
@@ -46,6 +47,7 @@ LEVELS: dict[str, type[LevelMachine]] = {
     "api": ApiMachine,
     "nodes": NodesMachine,
     "scheduling": SchedulingMachine,
+    "workloads": WorkloadMachine,
     "store": StoreMachine,
 }
 

@@ -114,4 +114,5 @@ def _load_all() -> None:
     import properties.api
     import properties.nodes
     import properties.scheduling
-    import properties.store  # noqa: F401
+    import properties.store
+    import properties.workloads  # noqa: F401

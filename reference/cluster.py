@@ -34,10 +34,12 @@ from reference.constants import (
 )
 from reference.controllers import GarbageCollector, NamespaceController
 from reference.controllers.base import Controller, View
-from reference.controllers.nodelifecycle import NodeLifecycleController
+from reference.controllers.daemonset import DaemonSetController
 from reference.controllers.deployment import DeploymentController
+from reference.controllers.nodelifecycle import NodeLifecycleController
 from reference.controllers.podgc import PodGarbageCollector
 from reference.controllers.replicaset import ReplicaSetController
+from reference.controllers.statefulset import StatefulSetController
 from reference.controllers.tainteviction import TaintEvictionController
 from reference.fleet import (
     FLEET_OPS,
@@ -87,6 +89,8 @@ def _default_controllers() -> tuple[Controller, ...]:
         PodGarbageCollector(),
         DeploymentController(),
         ReplicaSetController(),
+        DaemonSetController(),
+        StatefulSetController(),
         SchedulerController(),
     )
 
@@ -135,9 +139,12 @@ class ControllerSlot:
     lag: float = 0.0
     wake_at: float | None = None
     seen: int | None = None
-    #: The revision a restarted controller relisted at: its view never goes back before it.
+    #: The newest revision its view has shown (or a restarted controller relisted at): an
+    #: informer never goes back in time, so a lag raised later does not rewind the view.
     floor: int = 0
     #: The answers to the writes of its last pass, handed to its next one (`View.answers`).
+    #: They do not make it run again by themselves: a controller that must act on them
+    #: records what it sent in its state, which makes it run again.
     answers: tuple[Mapping[str, Any], ...] = ()
 
 
@@ -224,7 +231,7 @@ def run_controllers(cluster: Cluster) -> Cluster:
             slot = cluster.slots[controller.name]
             revision = _view_revision(cluster, slot.lag, slot.floor)
             due = slot.wake_at is not None and slot.wake_at <= cluster.now
-            if slot.seen == revision and not due and not slot.answers:
+            if slot.seen == revision and not due:
                 continue
             view = _view(cluster, slot, revision, getattr(controller, "reads_heartbeats", False))
             result = controller.reconcile(view, cluster.now, slot.state)
@@ -239,9 +246,10 @@ def run_controllers(cluster: Cluster) -> Cluster:
                 state=result.state,
                 wake_at=result.wake_at,
                 seen=None if restless else view.revision,
+                floor=max(slot.floor, view.revision),
                 answers=tuple(answers) if getattr(controller, "reads_answers", False) else (),
             )
-            if api.store.revision != cluster.api.store.revision or restless or new_slot.answers:
+            if api.store.revision != cluster.api.store.revision or restless:
                 changed.append(controller.name)
             cluster = _record(
                 attrs.evolve(cluster, api=api, slots=cluster.slots.set(controller.name, new_slot))

@@ -13,6 +13,11 @@ Choices where upstream leaves time to the implementation: a container
 starts in the instant the kubelet decides to start it, and a liveness or
 startup kill is immediate; a pod being deleted keeps running until its
 deletionTimestamp (a simulated process ignores SIGTERM) and then exits 137.
+A pod being deleted with nothing running (never started, crash-looping, or
+its machine rebooted) is finished at once. Its final status is upstream's
+TerminatePod one (`podstatus.terminated_status`): always a terminal phase,
+so the object is then deleted with grace 0, as the status manager's
+`canBeDeleted` allows.
 """
 
 from __future__ import annotations

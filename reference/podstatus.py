@@ -6,6 +6,11 @@ container states; a pod being deleted ends Succeeded or Failed whatever its
 restartPolicy; a terminal phase never changes; a condition's
 lastTransitionTime moves only when its status does; conditions the kubelet
 does not own (DisruptionTarget, readiness gates) are kept.
+
+Once a deleted pod has nothing left running, its status is the final one of
+upstream's `status_manager.TerminatePod` (Q1, Q11): containers that never
+ran are reported Terminated (137, ContainerStatusUnknown) and a phase still
+Pending or Running becomes Failed, so that the kubelet can delete the object.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ import attrs
 from reference.runtime import Instance
 from reference.timefmt import format_time
 
-__all__ = ["ContainerView", "PodView", "container_status", "phase", "pod_status"]
+__all__ = [
+    "ContainerView",
+    "PodView",
+    "container_status",
+    "phase",
+    "pod_status",
+    "terminated_status",
+]
 
 TERMINAL = ("Succeeded", "Failed")
 _OWNED = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
@@ -240,4 +252,75 @@ def pod_status(
     for kept in ("qosClass", "nominatedNodeName"):  # fields others own: the scheduler, the API
         if previous.get(kept):
             status[kept] = previous[kept]
+    if view.terminal:
+        status = terminated_status(pod, status)
     return status
+
+
+#: The state upstream's TerminatePod gives a container it has no terminated state for.
+_UNKNOWN_TERMINATION: dict[str, Any] = {
+    "exitCode": 137,
+    "reason": "ContainerStatusUnknown",
+    "message": "The container could not be located when the pod was terminated",
+    "startedAt": None,
+    "finishedAt": None,
+}
+
+
+def _attempted(status: Mapping[str, Any]) -> bool:
+    """A container status showing a start: not waiting, or waiting after a termination."""
+    return "waiting" not in (status.get("state") or {}) or bool(
+        (status.get("lastState") or {}).get("terminated")
+    )
+
+
+def _has_initialized(pod: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """upstream hasPodInitialized: some regular container ever started, or the init chain ended."""
+    inits = (pod.get("spec") or {}).get("initContainers") or ()
+    if not inits:
+        return True
+    if any(_attempted(s) for s in status.get("containerStatuses") or ()):
+        return True
+    statuses = status.get("initContainerStatuses") or ()
+    if not statuses or len(statuses) > len(inits):
+        return False
+    last, spec = statuses[-1], inits[len(statuses) - 1]
+    state = last.get("state") or {}
+    if spec.get("restartPolicy") == "Always":
+        return "running" in state and last.get("started") is True
+    for seen in (last.get("lastState") or {}, state):
+        if (seen.get("terminated") or {}).get("exitCode") == 0:
+            return True
+    return False
+
+
+def terminated_status(pod: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """upstream `status_manager.TerminatePod`: the final status of a pod whose termination finished.
+
+    Once the pod has initialized (no init containers, or evidence of a start
+    in the API's status or this one), every regular container without a
+    terminated state is reported Terminated with exit code 137 and reason
+    ContainerStatusUnknown (its lastState stays); so is every init container
+    up to the last one that ever started (at least the first one). A phase
+    still Pending or Running becomes Failed: the status manager deletes a pod
+    only once its phase is terminal (`canBeDeleted`).
+    """
+    final = dict(status)
+
+    def unknown(s: Mapping[str, Any]) -> dict[str, Any]:
+        if "terminated" in (s.get("state") or {}):
+            return dict(s)
+        return {**s, "state": {"terminated": dict(_UNKNOWN_TERMINATION)}}
+
+    previous = pod.get("status") or {}
+    if _has_initialized(pod, previous) or _has_initialized(pod, status):
+        final["containerStatuses"] = [unknown(s) for s in status.get("containerStatuses") or ()]
+    inits = list(status.get("initContainerStatuses") or ())
+    if inits:
+        tried = max((i + 1 for i, s in enumerate(inits) if _attempted(s)), default=1)
+        final["initContainerStatuses"] = [
+            unknown(s) if i < tried else dict(s) for i, s in enumerate(inits)
+        ]
+    if final.get("phase") not in TERMINAL:
+        final["phase"] = "Failed"
+    return final

@@ -24,6 +24,16 @@ from typing import Any
 
 import attrs
 
+from properties.workloadterms import (
+    HASH_LABEL,
+    REVISION,
+    equal_ignore_hash,
+    max_surge,
+    max_unavailable,
+    replicas_of,
+)
+from properties.workloadterms import is_rolling as _rolling
+from properties.workloadterms import revision_of as revision
 from reference.controllers.base import Reconcile, View
 from reference.controllers.workload import (
     Obj,
@@ -35,16 +45,8 @@ from reference.controllers.workload import (
 from reference.objects import deleting, meta
 from reference.timefmt import format_time, normalize, parse_time
 
-__all__ = [
-    "DeploymentController",
-    "equal_ignore_hash",
-    "max_surge",
-    "max_unavailable",
-    "template_hash",
-]
+__all__ = ["DeploymentController", "template_hash"]
 
-HASH_LABEL = "pod-template-hash"
-REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
@@ -57,50 +59,6 @@ _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 # -- arithmetic ------------------------------------------------------------------------------------
-
-
-def _scaled(value: Any, total: int, round_up: bool) -> int:
-    """intstr.GetScaledValueFromIntOrPercent."""
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    if text.endswith("%"):
-        exact = int(text[:-1]) * total / 100
-        return math.ceil(exact) if round_up else math.floor(exact)
-    return int(text)
-
-
-def resolve_fenceposts(d: Obj) -> tuple[int, int]:
-    """ResolveFenceposts: (surge, unavailable), unavailable 1 when both round to 0."""
-    spec = d.get("spec") or {}
-    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-    replicas = int(spec.get("replicas", 1))
-    surge = _scaled(rolling.get("maxSurge", "25%"), replicas, True)
-    unavailable = _scaled(rolling.get("maxUnavailable", "25%"), replicas, False)
-    if surge == 0 and unavailable == 0:
-        unavailable = 1
-    return surge, unavailable
-
-
-def _rolling(d: Obj) -> bool:
-    strategy = (d.get("spec") or {}).get("strategy") or {}
-    return str(strategy.get("type", "RollingUpdate")) == "RollingUpdate"
-
-
-def replicas_of(obj: Obj) -> int:
-    return int((obj.get("spec") or {}).get("replicas", 1))
-
-
-def max_unavailable(d: Obj) -> int:
-    """MaxUnavailable: 0 unless RollingUpdate with replicas; never above replicas."""
-    replicas = replicas_of(d)
-    if not _rolling(d) or replicas == 0:
-        return 0
-    return min(resolve_fenceposts(d)[1], replicas)
-
-
-def max_surge(d: Obj) -> int:
-    return resolve_fenceposts(d)[0] if _rolling(d) else 0
 
 
 def template_hash(
@@ -122,27 +80,6 @@ def template_hash(
     if modulus:
         h %= modulus
     return "".join(_ALPHANUMS[b % len(_ALPHANUMS)] for b in str(h).encode())
-
-
-def _without_hash(template: Mapping[str, Any]) -> Any:
-    template_meta = dict(template.get("metadata") or {})
-    template_labels = dict(template_meta.get("labels") or {})
-    template_labels.pop(HASH_LABEL, None)
-    template_meta["labels"] = template_labels
-    return {**template, "metadata": template_meta}
-
-
-def equal_ignore_hash(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """EqualIgnoreHash: the templates are equal once the pod-template-hash label is dropped."""
-    return bool(_without_hash(a) == _without_hash(b))
-
-
-def revision(rs: Obj) -> int:
-    raw = (meta(rs).get("annotations") or {}).get(REVISION)
-    try:
-        return int(raw) if raw is not None else 0
-    except ValueError:
-        return 0
 
 
 def _created(obj: Obj) -> tuple[float, str]:

@@ -16,6 +16,7 @@ of retrying at the same instant.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -65,6 +66,9 @@ class Retry:
 class ReplicaSetState:
     expectations: Expectations = attrs.field(factory=Expectations)
     retries: PMap[str, Retry] = attrs.field(factory=pmap)
+    #: uid -> the status last written, so that a view that has not caught up with it yet
+    #: does not make the controller write it again (upstream syncs once per event).
+    written: PMap[str, str] = attrs.field(factory=pmap)
 
 
 @attrs.frozen
@@ -72,11 +76,22 @@ class ReplicaSetController:
     """upstream's ReplicaSetController; `uses_expectations=False` is the #129795 mutant."""
 
     name: str = "replicaset"
-    reads_answers: ClassVar[bool] = True
+    relists_on_restart: ClassVar[bool] = True
     burst_replicas: int = BURST_REPLICAS
     uses_expectations: bool = True
     #: Delete the pods whose names sort last instead of by rank (the #3948 mutant).
     ranks_deletions: bool = True
+    adopts: bool = True
+    releases: bool = True
+    #: Manage replicas only when the spec changed (an edge-triggered controller, a mutant).
+    level_triggered: bool = True
+    #: Count terminating pods as active (a mutant: pods stuck terminating are never replaced).
+    counts_terminating: bool = False
+
+    @property
+    def reads_answers(self) -> bool:
+        """Answers feed expectations; without them a pass that re-sends its writes would loop."""
+        return self.uses_expectations
 
     def initial_state(self) -> ReplicaSetState:
         return ReplicaSetState()
@@ -87,10 +102,13 @@ class ReplicaSetController:
         sets = list(view.objects("ReplicaSet"))
         present = {meta(rs)["uid"] for rs in sets}
         expectations = _forget_gone(expectations.settle(view.revision, now), present)
-        retries = st.retries
+        retries, written = st.retries, st.written
         for uid in list(retries):
             if uid not in present:
                 retries = retries.remove(uid)
+        for uid in list(written):
+            if uid not in present:
+                written = written.remove(uid)
         pods_by_namespace: dict[str, list[Obj]] = defaultdict(list)
         for pod in view.objects("Pod"):
             pods_by_namespace[meta(pod).get("namespace", "")].append(pod)
@@ -111,13 +129,21 @@ class ReplicaSetController:
                 delay = min(_BASE_DELAY * 2 ** (count - 1), _MAX_DELAY)
                 retries = retries.set(uid, Retry(count, normalize(now + delay)))
             pods = pods_by_namespace.get(meta(rs)["namespace"], [])
-            active = [p for p in pods if is_active(p)]
-            claimed = claim(rs, "ReplicaSet", active, live=_live(view))
+            active = [p for p in pods if is_active(p) or (self.counts_terminating and _alive(p))]
+            claimed = claim(
+                rs,
+                "ReplicaSet",
+                active,
+                live=_live(view),
+                adopts=self.adopts,
+                releases=self.releases,
+            )
             send(uid, claimed.writes)
             retry = retries.get(uid)
             waiting = retry is not None and now < retry.at
             synced = not self.uses_expectations or expectations.satisfied(uid, view.revision, now)
-            if synced and not waiting and not deleting(rs):
+            edge = self.level_triggered or _spec_changed(rs)
+            if synced and not waiting and not deleting(rs) and edge:
                 requests = self._manage(rs, claimed.owned, sets, pods, now)
                 send(uid, requests)
                 if requests and retry is not None and not failed:
@@ -125,15 +151,17 @@ class ReplicaSetController:
             if retry is not None and waiting:
                 wakes.append(retry.at)
             status = _status(rs, claimed.owned, pods, now, failed)
-            if status != (rs.get("status") or {}):
+            text = json.dumps(status, sort_keys=True)
+            if status != (rs.get("status") or {}) and written.get(uid) != text:
                 send("", [status_write("ReplicaSet", rs, status)])
+                written = written.set(uid, text)
             wakes.extend(_availability_wakes(rs, claimed.owned, now))
         timeout = expectations.timeout_at() if self.uses_expectations else None
         if timeout is not None and timeout > now:
             wakes.append(timeout)
-        state = ReplicaSetState(
-            expectations.sending(owners, [str(w["op"]) for w in writes]), retries
-        )
+        if self.uses_expectations:
+            expectations = expectations.sending(owners, [str(w["op"]) for w in writes])
+        state = ReplicaSetState(expectations, retries, written)
         return Reconcile(tuple(writes), state, min(wakes) if wakes else None)
 
     def _manage(
@@ -154,6 +182,15 @@ class ReplicaSetController:
                 victims = sorted(owned, key=lambda p: str(meta(p)["name"]))[-n:]
             return [_delete(p) for p in victims]
         return []
+
+
+def _alive(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def _spec_changed(rs: Obj) -> bool:
+    observed = int((rs.get("status") or {}).get("observedGeneration") or 0)
+    return observed < int(meta(rs).get("generation") or 1)
 
 
 def _live(view: View) -> Any:

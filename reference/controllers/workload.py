@@ -20,6 +20,7 @@ import attrs
 from pyrsistent import PMap, pmap
 
 from properties.labels import Selector, from_label_selector
+from properties.workloadterms import condition, is_ready
 from reference.objects import deleting, labels, meta, owner_refs
 from reference.timefmt import format_time, normalize, parse_time
 
@@ -124,19 +125,6 @@ def is_active(pod: Obj) -> bool:
     return _phase(pod) not in ("Succeeded", "Failed") and not deleting(pod)
 
 
-def condition(obj: Obj, kind: str) -> Mapping[str, Any] | None:
-    for c in (obj.get("status") or {}).get("conditions") or ():
-        if isinstance(c, Mapping) and c.get("type") == kind:
-            return c
-    return None
-
-
-def is_ready(pod: Obj) -> bool:
-    """podutil.IsPodReady: the Ready condition is True."""
-    c = condition(pod, "Ready")
-    return c is not None and c.get("status") == "True"
-
-
 def ready_since(pod: Obj) -> float | None:
     """When the pod last became Ready (None when it is not Ready or never says when)."""
     c = condition(pod, "Ready")
@@ -200,6 +188,8 @@ def claim(
     live: Callable[[Obj], Obj | None] | None = None,
     *,
     kind_claimed: str = "Pod",
+    adopts: bool = True,
+    releases: bool = True,
 ) -> Claim:
     """ClaimPods (or ClaimReplicaSets, with `kind_claimed`): keep, release, adopt.
 
@@ -226,13 +216,13 @@ def claim(
                 continue
             if matches:
                 owned.append(pod)
-            elif not owner_deleting:
+            elif not owner_deleting and releases:
                 now_pod = live(pod) if live is not None else pod
                 if now_pod is not None and meta(now_pod).get("uid") == meta(pod).get("uid"):
                     kept = [r for r in owner_refs(now_pod) if r.get("uid") != uid]
                     writes.append(_ownership_patch(now_pod, kept, kind_claimed))
             continue
-        if owner_deleting or not matches or deleting(pod):
+        if owner_deleting or not matches or deleting(pod) or not adopts:
             continue
         if meta(pod).get("namespace") != meta(owner).get("namespace"):
             continue

@@ -1,7 +1,7 @@
 """The kubelet and its simulated runtime, driven through the protocol ops of `step`.
 
 Each test builds a cluster with `node.add`, binds pods by `spec.nodeName`
-(the reference has no scheduler), moves the simulated clock with `advance`
+(a few let the scheduler bind them), moves the simulated clock with `advance`
 and reads what the API says (`get`, `watch`) and what really runs
 (`runtime`). Upstream facts are those of docs/upstream-checks-nodes.md
 (Q1-Q4, Q10-Q12); where upstream leaves timing to the implementation the
@@ -609,6 +609,261 @@ def test_force_delete_stops_the_container_at_once() -> None:
     assert get_pod(c) is None
     c = advance(c, 0)
     assert instances(c) == []
+
+
+# -- deletion of pods with nothing running (upstream TerminatePod and canBeDeleted, Q1, Q11) ----
+
+UNKNOWN_TERMINATION = {
+    "exitCode": 137,
+    "reason": "ContainerStatusUnknown",
+    "message": "The container could not be located when the pod was terminated",
+    "startedAt": None,
+    "finishedAt": None,
+}
+
+
+def delete_pod(c: Cluster, name: str = "p") -> Cluster:
+    c, answer = ok(c, {"op": "delete", "kind": "Pod", "namespace": "default", "name": name})
+    assert answer["object"]["metadata"]["deletionTimestamp"], answer
+    return c
+
+
+def final_status(c: Cluster, revision: int, name: str = "p") -> Obj:
+    """The status the pod had when its object was removed after `revision`."""
+    [gone] = [
+        e["object"]
+        for e in pod_events_since(c, revision)
+        if e["type"] == "DELETED" and e["object"]["metadata"]["name"] == name
+    ]
+    found: Obj = gone["status"]
+    return found
+
+
+def node_of(c: Cluster, name: str = "p") -> str:
+    pod = get_pod(c, name)
+    assert pod is not None, f"pod {name} is gone"
+    return str(pod["spec"].get("nodeName", ""))
+
+
+def create_pod(c: Cluster, spec: Obj, name: str = "p") -> Cluster:
+    obj = {"kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec}
+    return create_object(c, obj)
+
+
+@pytest.mark.parametrize("bound_by", ["nodeName", "scheduler"])
+def test_a_pending_pod_whose_image_never_pulled_is_removed_at_once_when_deleted(
+    bound_by: str,
+) -> None:
+    c, _ = ok(cluster(), {"op": "image.fail", "image": "img:1", "failing": True})
+    spec: Obj = {"containers": [{"name": "app", "image": "img:1"}]}
+    if bound_by == "nodeName":
+        spec["nodeName"] = "n1"
+    c = advance(create_pod(c, spec), 25)
+    assert node_of(c) == "n1"
+    assert status(c)["phase"] == "Pending"
+    before = c.revision
+    c = advance(delete_pod(c), 0)
+    # Nothing runs: the kubelet terminates the pod at once, and TerminatePod's final status
+    # (phase Failed, the never-started container Terminated 137) lets it delete the object.
+    assert get_pod(c) is None
+    last = final_status(c, before)
+    assert last["phase"] == "Failed"
+    [cs] = last["containerStatuses"]
+    assert cs["state"] == {"terminated": UNKNOWN_TERMINATION}
+    assert (cs["lastState"], cs["restartCount"], cs["ready"]) == ({}, 0, False)
+    assert instances(c) == []
+    c = advance(c, 600)
+    assert get_pod(c) is None
+
+
+def test_a_pod_deleted_while_its_config_is_missing_is_removed_at_once() -> None:
+    ref = {"configMapKeyRef": {"name": "absent", "key": "k"}}
+    c = run_pod(cluster(), env=[{"name": "MODE", "valueFrom": ref}])
+    assert app(c)["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+    before = c.revision
+    c = advance(delete_pod(c), 0)
+    assert get_pod(c) is None
+    assert final_status(c, before)["containerStatuses"][0]["state"] == {
+        "terminated": UNKNOWN_TERMINATION
+    }
+
+
+def test_a_deleted_pod_with_a_never_started_container_goes_when_the_other_is_killed() -> None:
+    c, _ = ok(cluster(), {"op": "image.fail", "image": "img:bad", "failing": True})
+    spec = {
+        "nodeName": "n1",
+        "containers": [{"name": "app", "image": "img:1"}, {"name": "bad", "image": "img:bad"}],
+    }
+    c = advance(create_pod(c, spec), 5)
+    assert status(c)["phase"] == "Pending"  # one container waiting keeps the pod Pending
+    before = c.revision
+    c = advance(delete_pod(c), 29.9)
+    assert status(c)["phase"] == "Pending"
+    assert [x["state"] for x in instances(c)] == ["running", "waiting"]
+    c = advance(c, 0.1)
+    assert get_pod(c) is None
+    last = final_status(c, before)
+    assert last["phase"] == "Failed"
+    app_status, bad = last["containerStatuses"]
+    assert app_status["state"]["terminated"]["exitCode"] == 137
+    assert app_status["state"]["terminated"]["reason"] == "Error"
+    assert bad["state"] == {"terminated": UNKNOWN_TERMINATION}
+    assert instances(c) == []
+
+
+def test_a_pod_deleted_during_its_init_container_goes_at_its_deletion_timestamp() -> None:
+    spec = {
+        "nodeName": "n1",
+        "initContainers": [{"name": "init", "image": "img:1"}],
+        "containers": [{"name": "app", "image": "img:1"}],
+    }
+    c = advance(create_pod(cluster(), spec), 5)
+    assert status(c)["phase"] == "Pending"
+    before = c.revision
+    c = advance(delete_pod(c), 29.9)
+    assert instance(c)["state"] == "running"
+    c = advance(c, 0.1)
+    assert get_pod(c) is None
+    last = final_status(c, before)
+    assert last["phase"] == "Failed"
+    [init] = last["initContainerStatuses"]
+    assert init["state"]["terminated"]["exitCode"] == 137
+    # The pod never initialized: its regular container never started and stays waiting.
+    assert "waiting" in last["containerStatuses"][0]["state"]
+
+
+def test_a_pod_deleted_while_its_init_image_never_pulled_marks_the_first_init_unknown() -> None:
+    c, _ = ok(cluster(), {"op": "image.fail", "image": "img:init", "failing": True})
+    spec = {
+        "nodeName": "n1",
+        "initContainers": [
+            {"name": "init1", "image": "img:init"},
+            {"name": "init2", "image": "img:1"},
+        ],
+        "containers": [{"name": "app", "image": "img:1"}],
+    }
+    c = advance(create_pod(c, spec), 5)
+    before = c.revision
+    c = advance(delete_pod(c), 0)
+    assert get_pod(c) is None
+    last = final_status(c, before)
+    assert last["phase"] == "Failed"
+    first, second = last["initContainerStatuses"]
+    assert first["state"] == {"terminated": UNKNOWN_TERMINATION}
+    assert "waiting" in second["state"]
+    assert "waiting" in last["containerStatuses"][0]["state"]
+
+
+def test_a_pod_deleted_in_crash_loop_back_off_is_removed_at_once_and_not_restarted() -> None:
+    c = crash(crash(run_pod(cluster())))  # restartCount 1, now waiting out a 10 s back-off
+    assert app(c)["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    before = c.revision
+    c = advance(delete_pod(c), 0)
+    assert get_pod(c) is None
+    assert instances(c) == []
+    last = final_status(c, before)
+    assert last["phase"] == "Failed"
+    [cs] = last["containerStatuses"]
+    assert cs["restartCount"] == 1
+    assert cs["state"]["terminated"]["exitCode"] == 1
+    assert cs["lastState"]["terminated"]["exitCode"] == 1
+    c = advance(c, 600)
+    assert instances(c) == []
+
+
+def test_a_crash_looping_pod_that_exited_0_ends_succeeded_when_deleted() -> None:
+    c = run_pod(cluster())
+    for _ in range(2):  # the first restart is immediate, the second waits 10 s
+        c = advance(exit_app(advance(c, 1), 0), 0)
+    assert app(c)["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    before = c.revision
+    c = advance(delete_pod(c), 0)
+    assert get_pod(c) is None
+    assert final_status(c, before)["phase"] == "Succeeded"
+
+
+@pytest.mark.parametrize("heal_after", [5.0, 100.0])
+def test_a_pod_deleted_while_its_node_is_cut_off_goes_once_the_node_heals(
+    heal_after: float,
+) -> None:
+    c = advance(node_op(advance(run_pod(cluster()), 5), "node.partition"), 10)
+    c = delete_pod(c)  # at 15: deletionTimestamp 45
+    c = advance(c, heal_after)
+    assert status(c)["phase"] == "Running"  # the kubelet has not heard of the deletion
+    assert instance(c)["state"] == "running"
+    before = c.revision
+    c = advance(node_op(c, "node.heal"), 0)
+    if heal_after < 30:
+        assert instance(c)["state"] == "running"  # it runs out its deletionTimestamp
+        c = advance(c, 30 - heal_after - 0.1)
+        assert instance(c)["state"] == "running"
+        c = advance(c, 0.1)
+    assert get_pod(c) is None
+    assert instances(c) == []
+    last = final_status(c, before)
+    assert last["phase"] == "Failed"
+    assert last["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+
+
+def test_a_pod_bound_and_deleted_while_its_node_is_cut_off_goes_once_the_node_heals() -> None:
+    c = node_op(cluster(), "node.partition")
+    c = advance(create_pod(c, {"containers": [{"name": "app", "image": "img:1"}]}), 1)
+    assert node_of(c) == "n1"  # bound by the scheduler
+    assert instances(c) == []
+    c = advance(delete_pod(c), 600)
+    assert get_pod(c) is not None  # nothing finishes it while the node is cut off
+    before = c.revision
+    c = advance(node_op(c, "node.heal"), 0)
+    assert get_pod(c) is None
+    assert final_status(c, before)["containerStatuses"][0]["state"] == {
+        "terminated": UNKNOWN_TERMINATION
+    }
+    assert instances(c) == []
+
+
+def test_a_pod_deleted_before_its_node_reboots_goes_when_the_node_is_up() -> None:
+    c = delete_pod(advance(run_pod(cluster()), 5))  # deletionTimestamp 35
+    c = advance(node_op(advance(c, 5), "node.down"), 100)
+    assert get_pod(c) is not None  # a machine that is down finishes nothing
+    before = c.revision
+    c = advance(node_op(c, "node.up"), 0)
+    assert get_pod(c) is None
+    assert instances(c) == []  # not restarted after the reboot
+    last = final_status(c, before)
+    assert last["phase"] == "Failed"
+    assert last["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 255
+
+
+def test_a_pod_bound_to_a_down_node_and_deleted_goes_when_the_node_is_up() -> None:
+    c = advance(node_op(cluster(), "node.down"), 5)
+    c = delete_pod(
+        create_pod(c, {"nodeName": "n1", "containers": [{"name": "app", "image": "img:1"}]})
+    )
+    c = advance(c, 100)
+    assert get_pod(c) is not None
+    before = c.revision
+    c = advance(node_op(c, "node.up"), 0)
+    assert get_pod(c) is None
+    assert instances(c) == []
+    assert final_status(c, before)["phase"] == "Failed"
+
+
+def test_a_pending_pod_with_a_finalizer_is_failed_and_stays_until_the_finalizer_goes() -> None:
+    c, _ = ok(cluster(), {"op": "image.fail", "image": "img:1", "failing": True})
+    obj = {
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "default", "finalizers": ["example.com/hold"]},
+        "spec": {"nodeName": "n1", "containers": [{"name": "app", "image": "img:1"}]},
+    }
+    c = advance(create_object(c, obj), 5)
+    c = advance(delete_pod(c), 60)
+    assert status(c)["phase"] == "Failed"
+    assert app(c)["state"] == {"terminated": UNKNOWN_TERMINATION}
+    pod = get_pod(c)
+    assert pod is not None
+    pod["metadata"]["finalizers"] = []
+    c, _ = ok(c, {"op": "update", "object": pod})
+    assert get_pod(advance(c, 0)) is None
 
 
 # -- node faults -----------------------------------------------------------------------------
