@@ -169,18 +169,30 @@ def rollout_surge_bound(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
 
 @law(
     "workloads.rollout-availability-floor",
-    "Without faults, user deletions or scaling, a step never takes a rolling Deployment's"
-    " available pods below replicas - maxUnavailable, or below what was available before,"
-    " whichever is lower (the controller scales old pods down only by what is available).",
+    "Without node faults, failing readiness probes, user deletions or scaling, a step never"
+    " leaves a rolling Deployment with fewer Ready pods than replicas - maxUnavailable, or than"
+    " were available before, whichever is lower (old pods go only as new ones become"
+    " available).",
     kinds=_KINDS,
     conformance=_ROLLOUT_TESTS,
     bugs=("#22719", "#21810"),
 )
 def rollout_availability_floor(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
+    """Ready pods after against available pods before (SEMANTICS §2.4 I3).
+
+    The controller counts availability through ReplicaSet status, but the
+    ReplicaSet picks which pods go by its own ranking, which knows Ready and
+    not available: with minReadySeconds it may delete an available pod and
+    keep a Ready one that is not available yet. What upstream guarantees is
+    therefore about Ready pods afterwards. Failing image pulls are allowed:
+    they hold new pods unready, which is the case this law is about.
+    """
     h = _fresh(trace)
-    if h is None or h.previous is None or h.faults or h.lagged_this_step:
+    if h is None or h.previous is None or h.lagged_this_step:
         return
-    disruptive = {"container.exit", "probe.set", "image.fail", "scale", "delete", "patch"}
+    if h.down or h.partitioned or h.unready:
+        return
+    disruptive = {"container.exit", "probe.set", "scale", "delete", "patch"}
     for r in _user_requests(h):
         op = r.get("op")
         if op in disruptive or str(op).startswith(("node.", "kubelet.", "controller.")):
@@ -196,13 +208,13 @@ def rollout_availability_floor(trace: Trace, info: TargetInfo) -> Iterable[Viola
         floor = replicas_of(d) - max_unavailable(d)
         now_pods = _pods_of(h.snapshot, _sets_of(h.snapshot, d))
         then_pods = _pods_of(h.previous, _sets_of(h.previous, old))
-        now = sum(1 for p in now_pods if _available(p, _min_ready(d), h.snapshot.now))
+        ready = sum(1 for p in now_pods if _active(p) and is_ready(p))
         then = sum(1 for p in then_pods if _available(p, _min_ready(old), h.previous.now))
-        if now < min(floor, then):
+        if ready < min(floor, then):
             yield _violation(
                 trace,
                 "workloads.rollout-availability-floor",
-                f"Deployment {_name(d)} went from {then} to {now} available pods, below"
+                f"Deployment {_name(d)} went from {then} available pods to {ready} Ready, below"
                 f" min(replicas - maxUnavailable = {floor}, {then})",
                 d,
             )

@@ -26,7 +26,9 @@ from reference.controllers import (
     NodeLifecycleController,
     TaintEvictionController,
 )
+from reference.controllers.deployment import DeploymentController
 from reference.controllers.garbagecollector import resolve_by_uid
+from reference.controllers.replicaset import ReplicaSetController
 from reference.kubelet import DEFAULT_KUBELET
 from reference.scheduler import Profile, SchedulerConfig, SchedulerController
 from reference.store import Compare, DeleteRange, Event, RangeResult, Store, TxnResult
@@ -659,6 +661,124 @@ _SCHEDULING_MUTANTS = (
     ),
 )
 MUTANTS.update({m.name: m for m in _SCHEDULING_MUTANTS})
+
+
+def _deployment(**changes: Any) -> Callable[[], Components]:
+    return _replacing(DeploymentController(**changes))
+
+
+def _replicaset(**changes: Any) -> Callable[[], Components]:
+    return _replacing(ReplicaSetController(**changes))
+
+
+_WORKLOAD_MUTANTS = (
+    Mutant(
+        "deployment-hash-collision-stuck",
+        "workloads",
+        "workloads.rollout-completes",
+        "pod-template hashes fall into three values and a taken ReplicaSet name does not bump"
+        " collisionCount, so a template whose name is taken never gets its ReplicaSet",
+        "kubernetes#29735",
+        _deployment(hash_modulus=3, bumps_collision_count=False),
+    ),
+    Mutant(
+        "rollout-counts-created-as-available",
+        "workloads",
+        "workloads.rollout-availability-floor",
+        "a rolling update scales old ReplicaSets down by the pods the ReplicaSets have, not"
+        " those available, so it drops below replicas - maxUnavailable",
+        "kubernetes#22719",
+        _deployment(counts_created_as_available=True),
+    ),
+    Mutant(
+        "proportional-scaling-rounds-each-alone",
+        "workloads",
+        "workloads.rollout-surge-bound",
+        "a scaling event mid-rollout rounds each ReplicaSet's share alone, with no cap and no"
+        " leftover, so the shares overshoot replicas + maxSurge",
+        "kubernetes#28145",
+        _deployment(rounds_each_alone=True),
+    ),
+    Mutant(
+        "rollback-keeps-old-revision",
+        "workloads",
+        "workloads.newest-revision-current",
+        "a ReplicaSet that becomes current again keeps its old revision number, so a rollback"
+        " is not the newest revision",
+        "SEMANTICS §2.7",
+        _deployment(renumbers_on_rollback=False),
+    ),
+    Mutant(
+        "paused-deployment-rolls-out",
+        "workloads",
+        "workloads.paused-creates-nothing",
+        "spec.paused is ignored: a paused Deployment creates a ReplicaSet for its new template",
+        "SEMANTICS §2.3",
+        _deployment(honours_pause=False),
+    ),
+    Mutant(
+        "recreate-does-not-wait",
+        "workloads",
+        "workloads.recreate-never-overlaps",
+        "Recreate creates the new ReplicaSet as soon as the old ones are scaled to 0, while"
+        " their pods are still terminating",
+        "SEMANTICS §2.4 (Recreate)",
+        _deployment(recreate_waits=False),
+    ),
+    Mutant(
+        "replicaset-without-expectations",
+        "workloads",
+        "workloads.no-overshoot",
+        "the ReplicaSet controller keeps no expectations, so a lagging view that has not shown"
+        " its last creations makes it create again",
+        "kubernetes#129795",
+        _replicaset(uses_expectations=False),
+    ),
+    Mutant(
+        "scale-down-by-name",
+        "workloads",
+        "workloads.scale-down-spares-ready",
+        "scale-down deletes the pods whose names sort last, Ready or not, instead of by"
+        " upstream's ranking",
+        "kubernetes#3948",
+        _replicaset(ranks_deletions=False),
+    ),
+    Mutant(
+        "replicaset-never-releases",
+        "workloads",
+        "workloads.owner-selects-its-pods",
+        "a pod relabelled out of its ReplicaSet's selector keeps its controller reference",
+        "SEMANTICS §1.3 (ControllerRefManager)",
+        _replicaset(releases=False),
+    ),
+    Mutant(
+        "replicaset-never-adopts",
+        "workloads",
+        "workloads.orphans-adopted",
+        "orphans matching a ReplicaSet's selector are left alone",
+        "SEMANTICS §1.3 (ControllerRefManager)",
+        _replicaset(adopts=False),
+    ),
+    Mutant(
+        "replicaset-edge-triggered",
+        "workloads",
+        "workloads.desired-replicas",
+        "the ReplicaSet controller manages replicas only when its spec changed, so a deleted"
+        " pod is never replaced",
+        "level-triggered reconciliation",
+        _replicaset(level_triggered=False),
+    ),
+    Mutant(
+        "replicaset-counts-terminating",
+        "workloads",
+        "workloads.self-healing",
+        "terminating pods count as replicas, so pods evicted from a dead node, which never"
+        " finish terminating, are never replaced",
+        "kubernetes#54723 (the same mistake in Endpoints)",
+        _replicaset(counts_terminating=True),
+    ),
+)
+MUTANTS.update({m.name: m for m in _WORKLOAD_MUTANTS})
 
 
 def components_for(mutant: str | None) -> Components:

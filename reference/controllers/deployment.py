@@ -204,10 +204,17 @@ class DeploymentController:
     #: Scale old ReplicaSets down by what the ReplicaSets have created, not what is available
     #: (#22719).
     counts_created_as_available: bool = False
-    #: Put all of a scaling event on the newest ReplicaSet instead of proportionally (#28145).
-    scales_newest_only: bool = False
+    #: Round each ReplicaSet's share of a scaling event alone, with no cap and no leftover
+    #: (#28145): the shares can add up to more than replicas + maxSurge.
+    rounds_each_alone: bool = False
     #: Leave terminating pods out of the surge even under TerminationComplete (#95498).
     surge_ignores_terminating: bool = False
+    #: Give a ReplicaSet that becomes new again (a rollback) a fresh, highest revision.
+    renumbers_on_rollback: bool = True
+    #: Honour spec.paused (False: a paused Deployment still rolls out).
+    honours_pause: bool = True
+    #: Recreate waits for the old pods to be gone before it creates the new ones.
+    recreate_waits: bool = True
 
     def initial_state(self) -> None:
         return None
@@ -257,10 +264,11 @@ class DeploymentController:
             return writes + plan.writes(original) + _status_writes(d, deployment, full), None
         _paused_condition(deployment, status, now)
         spec = deployment.get("spec") or {}
-        if spec.get("paused") or self._scaling_event(plan, deployment, status, now):
+        paused = bool(spec.get("paused")) and self.honours_pause
+        if paused or self._scaling_event(plan, deployment, status, now):
             new, old = self._split(plan, deployment, status, create=False, now=now)
             self._scale(plan, deployment, new, old)
-            if spec.get("paused"):
+            if paused:
                 _cleanup(plan, deployment, old)
             full = self._status(deployment, plan, new, status, now, rollout=False)
         elif _rolling(deployment):
@@ -298,6 +306,8 @@ class DeploymentController:
         old = [rs for rs in plan.sets if rs is not new]
         next_revision = max((revision(rs) for rs in old), default=0) + 1
         if new is not None:
+            if not self.renumbers_on_rollback and revision(new):
+                next_revision = revision(new)
             notes = _new_annotations(d, new, next_revision, exists=True)
             min_ready = int((d.get("spec") or {}).get("minReadySeconds") or 0)
             if notes != (meta(new).get("annotations") or {}) or min_ready != int(
@@ -415,20 +425,16 @@ class DeploymentController:
             if to_add == 0:
                 sizes.append(replicas_of(rs))
                 continue
-            part = 0 if self.scales_newest_only else _proportion(rs, d, to_add, added)
+            if self.rounds_each_alone:
+                part = _fraction(rs, d) if replicas_of(rs) else 0
+            else:
+                part = _proportion(rs, d, to_add, added)
             sizes.append(replicas_of(rs) + part)
             added += part
         for i, rs in enumerate(active):
             size = sizes[i]
-            if i == 0 and to_add != 0:
-                leftover = to_add - added
-                if self.scales_newest_only:
-                    newest = max(active, key=_created)
-                    if rs is not newest:
-                        plan.scale(rs, size, d)
-                        plan.scale(newest, max(0, replicas_of(newest) + leftover), d)
-                        continue
-                size = max(0, size + leftover)
+            if i == 0 and to_add != 0 and not self.rounds_each_alone:
+                size = max(0, size + to_add - added)
             plan.scale(rs, size, d)
 
     # -- rolloutRolling ----------------------------------------------------------------------------
@@ -485,8 +491,8 @@ class DeploymentController:
             if scaled >= budget:
                 break
             spec, available = replicas_of(rs), self._available(rs)
-            if spec == 0 or spec == available:
-                continue
+            if spec == 0 or spec <= available:
+                continue  # upstream refuses to "scale down" to more than it has
             n = min(budget - scaled, spec - available)
             plan.scale(rs, spec - n, d)
             scaled += n
@@ -523,7 +529,8 @@ class DeploymentController:
         scaled = False
         for rs in _active(old):
             scaled |= plan.scale(rs, 0, d)
-        if scaled or _old_pods_running(new, old, plan.sets, pods, d):
+        waiting = self.recreate_waits and _old_pods_running(new, old, plan.sets, pods, d)
+        if scaled or waiting:
             return self._status(d, plan, new, status, now, rollout=True)
         if new is None:
             new, old = self._split(plan, d, status, create=True, now=now)

@@ -99,6 +99,7 @@ class ReplicaSetController:
     def reconcile(self, view: View, now: float, state: Any) -> Reconcile:
         st: ReplicaSetState = state if state is not None else ReplicaSetState()
         expectations, failures = st.expectations.observe(view.answers, now)
+        answered = set(st.expectations.sent[: len(view.answers)]) - {""}
         sets = list(view.objects("ReplicaSet"))
         present = {meta(rs)["uid"] for rs in sets}
         expectations = _forget_gone(expectations.settle(view.revision, now), present)
@@ -128,6 +129,8 @@ class ReplicaSetController:
                 count = before.failures + 1 if before else 1
                 delay = min(_BASE_DELAY * 2 ** (count - 1), _MAX_DELAY)
                 retries = retries.set(uid, Retry(count, normalize(now + delay)))
+            elif uid in answered and uid in retries:
+                retries = retries.remove(uid)  # the retry went through: the workqueue forgets
             pods = pods_by_namespace.get(meta(rs)["namespace"], [])
             active = [p for p in pods if is_active(p) or (self.counts_terminating and _alive(p))]
             claimed = claim(
@@ -144,13 +147,10 @@ class ReplicaSetController:
             synced = not self.uses_expectations or expectations.satisfied(uid, view.revision, now)
             edge = self.level_triggered or _spec_changed(rs)
             if synced and not waiting and not deleting(rs) and edge:
-                requests = self._manage(rs, claimed.owned, sets, pods, now)
-                send(uid, requests)
-                if requests and retry is not None and not failed:
-                    retries = retries.remove(uid)
+                send(uid, self._manage(rs, claimed.owned, sets, pods, now))
             if retry is not None and waiting:
                 wakes.append(retry.at)
-            status = _status(rs, claimed.owned, pods, now, failed)
+            status = _status(rs, claimed.owned, pods, now, failed, uid in retries)
             text = json.dumps(status, sort_keys=True)
             if status != (rs.get("status") or {}) and written.get(uid) != text:
                 send("", [status_write("ReplicaSet", rs, status)])
@@ -327,6 +327,7 @@ def _status(
     pods: Sequence[Obj],
     now: float,
     failed: Sequence[Mapping[str, Any]],
+    failing: bool,
 ) -> dict[str, Any]:
     """calculateStatus over the claimed active pods, with the terminating ones counted apart."""
     spec = rs.get("spec") or {}
@@ -360,7 +361,7 @@ def _status(
         reason = "FailedCreate" if any(a.get("op") == "create" for a in failed) else "FailedDelete"
         message = str((failed[0].get("status") or {}).get("message") or "")
         conditions = set_condition(conditions, "ReplicaFailure", "True", reason, message, now)
-    elif not failed and has_failure:
+    elif not failing and has_failure:
         conditions = [c for c in conditions if c.get("type") != "ReplicaFailure"]
     if conditions:
         status["conditions"] = conditions
