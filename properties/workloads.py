@@ -372,6 +372,87 @@ def recreate_never_overlaps(trace: Trace, info: TargetInfo) -> Iterable[Violatio
             )
 
 
+# -- ownership -------------------------------------------------------------------------------------
+
+
+@law(
+    "workloads.owner-selects-its-pods",
+    "A pod controlled by a live ReplicaSet matches that ReplicaSet's selector: a pod"
+    " relabelled out of it is released.",
+    kinds=_SETS,
+    conformance=_ADOPT_TEST,
+)
+def owner_selects_its_pods(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
+    h = _fresh(trace)
+    if h is None or not h.caught_up or "replicaset" in h.lagged_this_step:
+        return
+    assert h.snapshot is not None
+    sets = _by_uid(h.snapshot.of("ReplicaSet"))
+    for pod in h.snapshot.of("Pod"):
+        rs = sets.get(controller_uid(pod) or "")
+        if rs is None or _deleting(rs) or _deleting(pod):
+            continue
+        if not _selects(rs, pod):
+            yield _violation(
+                trace,
+                "workloads.owner-selects-its-pods",
+                f"pod {_name(pod)} is still controlled by ReplicaSet {_name(rs)}, whose"
+                " selector does not match it",
+                pod,
+                rs,
+            )
+
+
+def _selects(rs: Obj, pod: Obj) -> bool:
+    """matchLabels and the In/NotIn/Exists/DoesNotExist expressions of the selector."""
+    selector = (rs.get("spec") or {}).get("selector") or {}
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for e in selector.get("matchExpressions") or ():
+        key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return bool(selector.get("matchLabels") or selector.get("matchExpressions"))
+
+
+@law(
+    "workloads.orphans-adopted",
+    "Once settled, no live pod without a controller matches the selector of a live ReplicaSet"
+    " in its namespace: the ReplicaSet adopts it.",
+    kind="liveness",
+    kinds=_SETS,
+    conformance=_ADOPT_TEST,
+)
+def orphans_adopted(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
+    h = _fresh(trace)
+    if h is None or not h.settled or h.lagged_this_step:
+        return
+    assert h.snapshot is not None
+    sets = [rs for rs in h.snapshot.of("ReplicaSet") if not _deleting(rs)]
+    for pod in h.snapshot.of("Pod"):
+        if controller_uid(pod) is not None or not _active(pod):
+            continue
+        namespace = (pod.get("metadata") or {}).get("namespace")
+        for rs in sets:
+            if (rs.get("metadata") or {}).get("namespace") == namespace and _selects(rs, pod):
+                yield _violation(
+                    trace,
+                    "workloads.orphans-adopted",
+                    f"orphan pod {_name(pod)} matches ReplicaSet {_name(rs)} but was not adopted",
+                    pod,
+                    rs,
+                )
+                break
+
+
 # -- replicas --------------------------------------------------------------------------------------
 
 
@@ -387,10 +468,14 @@ def _settled_and_healthy(trace: Trace) -> WorkloadHistory | None:
 
 
 def _owners(h: WorkloadHistory) -> Iterator[tuple[Obj, list[Obj]]]:
-    """Each live Deployment with its ReplicaSets, and each live bare ReplicaSet alone."""
+    """Each live Deployment with its ReplicaSets, and each live bare ReplicaSet alone.
+
+    Paused Deployments are left out: one paused before its first sync has no
+    ReplicaSet, and upstream creates none until it is resumed.
+    """
     assert h.snapshot is not None
     for d in h.snapshot.of("Deployment"):
-        if not _deleting(d):
+        if not _deleting(d) and not (d.get("spec") or {}).get("paused"):
             yield d, [rs for rs in _sets_of(h.snapshot, d) if not _deleting(rs)]
     for rs in h.snapshot.of("ReplicaSet"):
         if not _deleting(rs) and controller_uid(rs) is None:
@@ -501,17 +586,18 @@ def no_overshoot(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     bugs=("#3948",),
 )
 def scale_down_spares_ready(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
+    """Judged on a step that scales and then lets time pass, and does nothing else.
+
+    The controllers act on the scaling at the instant it is made, the instant
+    of the step's first snapshot, before the clock moves: the readiness the
+    previous snapshot shows is the readiness the ranking saw.
+    """
     h = _fresh(trace)
     if h is None or h.previous is None or "replicaset" in h.lagged_this_step:
         return
-    for r in _user_requests(h):
-        op = r.get("op")
-        if op in ("advance", "settle", "delete", "container.exit", "probe.set", "patch"):
-            return
-        if str(op).startswith(("node.", "kubelet.", "controller.")):
-            return
-        if op == "update" and (r.get("object") or {}).get("kind") in ("Pod", "Node"):
-            return
+    ops = [r.get("op") for r in _user_requests(h)]
+    if not ops or ops[0] != "scale" or any(op not in ("scale", "advance", "settle") for op in ops):
+        return
     assert h.snapshot is not None
     now = _by_uid(h.snapshot.of("Pod"))
     for rs in h.previous.of("ReplicaSet"):
@@ -529,84 +615,3 @@ def scale_down_spares_ready(trace: Trace, info: TargetInfo) -> Iterable[Violatio
                 f" not-Ready pod {_name(kept_unready[0])} stays",
                 rs,
             )
-
-
-# -- ownership -------------------------------------------------------------------------------------
-
-
-@law(
-    "workloads.owner-selects-its-pods",
-    "A pod controlled by a live ReplicaSet matches that ReplicaSet's selector: a pod"
-    " relabelled out of it is released.",
-    kinds=_SETS,
-    conformance=_ADOPT_TEST,
-)
-def owner_selects_its_pods(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
-    h = _fresh(trace)
-    if h is None or not h.caught_up or "replicaset" in h.lagged_this_step:
-        return
-    assert h.snapshot is not None
-    sets = _by_uid(h.snapshot.of("ReplicaSet"))
-    for pod in h.snapshot.of("Pod"):
-        rs = sets.get(controller_uid(pod) or "")
-        if rs is None or _deleting(rs) or _deleting(pod):
-            continue
-        if not _selects(rs, pod):
-            yield _violation(
-                trace,
-                "workloads.owner-selects-its-pods",
-                f"pod {_name(pod)} is still controlled by ReplicaSet {_name(rs)}, whose"
-                " selector does not match it",
-                pod,
-                rs,
-            )
-
-
-def _selects(rs: Obj, pod: Obj) -> bool:
-    """matchLabels and the In/NotIn/Exists/DoesNotExist expressions of the selector."""
-    selector = (rs.get("spec") or {}).get("selector") or {}
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for e in selector.get("matchExpressions") or ():
-        key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return bool(selector.get("matchLabels") or selector.get("matchExpressions"))
-
-
-@law(
-    "workloads.orphans-adopted",
-    "Once settled, no live pod without a controller matches the selector of a live ReplicaSet"
-    " in its namespace: the ReplicaSet adopts it.",
-    kind="liveness",
-    kinds=_SETS,
-    conformance=_ADOPT_TEST,
-)
-def orphans_adopted(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
-    h = _fresh(trace)
-    if h is None or not h.settled or h.lagged_this_step:
-        return
-    assert h.snapshot is not None
-    sets = [rs for rs in h.snapshot.of("ReplicaSet") if not _deleting(rs)]
-    for pod in h.snapshot.of("Pod"):
-        if controller_uid(pod) is not None or not _active(pod):
-            continue
-        namespace = (pod.get("metadata") or {}).get("namespace")
-        for rs in sets:
-            if (rs.get("metadata") or {}).get("namespace") == namespace and _selects(rs, pod):
-                yield _violation(
-                    trace,
-                    "workloads.orphans-adopted",
-                    f"orphan pod {_name(pod)} matches ReplicaSet {_name(rs)} but was not adopted",
-                    pod,
-                    rs,
-                )
-                break

@@ -680,6 +680,7 @@ _WORKLOAD_MUTANTS = (
         " collisionCount, so a template whose name is taken never gets its ReplicaSet",
         "kubernetes#29735",
         _deployment(hash_modulus=3, bumps_collision_count=False),
+        searchable=False,
     ),
     Mutant(
         "rollout-counts-created-as-available",
@@ -689,6 +690,7 @@ _WORKLOAD_MUTANTS = (
         " those available, so it drops below replicas - maxUnavailable",
         "kubernetes#22719",
         _deployment(counts_created_as_available=True),
+        searchable=False,
     ),
     Mutant(
         "proportional-scaling-rounds-each-alone",
@@ -698,6 +700,7 @@ _WORKLOAD_MUTANTS = (
         " leftover, so the shares overshoot replicas + maxSurge",
         "kubernetes#28145",
         _deployment(rounds_each_alone=True),
+        searchable=False,
     ),
     Mutant(
         "rollback-keeps-old-revision",
@@ -707,6 +710,7 @@ _WORKLOAD_MUTANTS = (
         " is not the newest revision",
         "SEMANTICS §2.7",
         _deployment(renumbers_on_rollback=False),
+        searchable=False,
     ),
     Mutant(
         "paused-deployment-rolls-out",
@@ -715,6 +719,7 @@ _WORKLOAD_MUTANTS = (
         "spec.paused is ignored: a paused Deployment creates a ReplicaSet for its new template",
         "SEMANTICS §2.3",
         _deployment(honours_pause=False),
+        searchable=False,
     ),
     Mutant(
         "recreate-does-not-wait",
@@ -724,6 +729,7 @@ _WORKLOAD_MUTANTS = (
         " their pods are still terminating",
         "SEMANTICS §2.4 (Recreate)",
         _deployment(recreate_waits=False),
+        searchable=False,
     ),
     Mutant(
         "replicaset-without-expectations",
@@ -733,6 +739,7 @@ _WORKLOAD_MUTANTS = (
         " its last creations makes it create again",
         "kubernetes#129795",
         _replicaset(uses_expectations=False),
+        searchable=False,
     ),
     Mutant(
         "scale-down-by-name",
@@ -742,6 +749,7 @@ _WORKLOAD_MUTANTS = (
         " upstream's ranking",
         "kubernetes#3948",
         _replicaset(ranks_deletions=False),
+        searchable=False,
     ),
     Mutant(
         "replicaset-never-releases",
@@ -750,6 +758,7 @@ _WORKLOAD_MUTANTS = (
         "a pod relabelled out of its ReplicaSet's selector keeps its controller reference",
         "SEMANTICS §1.3 (ControllerRefManager)",
         _replicaset(releases=False),
+        searchable=False,
     ),
     Mutant(
         "replicaset-never-adopts",
@@ -758,6 +767,7 @@ _WORKLOAD_MUTANTS = (
         "orphans matching a ReplicaSet's selector are left alone",
         "SEMANTICS §1.3 (ControllerRefManager)",
         _replicaset(adopts=False),
+        searchable=False,
     ),
     Mutant(
         "replicaset-edge-triggered",
@@ -767,6 +777,7 @@ _WORKLOAD_MUTANTS = (
         " pod is never replaced",
         "level-triggered reconciliation",
         _replicaset(level_triggered=False),
+        searchable=False,
     ),
     Mutant(
         "replicaset-counts-terminating",
@@ -776,6 +787,7 @@ _WORKLOAD_MUTANTS = (
         " finish terminating, are never replaced",
         "kubernetes#54723 (the same mistake in Endpoints)",
         _replicaset(counts_terminating=True),
+        searchable=False,
     ),
 )
 MUTANTS.update({m.name: m for m in _WORKLOAD_MUTANTS})

@@ -263,11 +263,12 @@ class WorkloadActions(PodActions):
     @action
     def create_orphan(self, name: str, wait: float = 0) -> None:
         """A bare pod the ReplicaSet's selector matches: the ReplicaSet adopts it."""
+        template = pod_template(REPLICA_SET, IMAGES[0])
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            **pod_template(REPLICA_SET, IMAGES[0]),
+            "metadata": {"name": name, "namespace": NAMESPACE, **template["metadata"]},
+            "spec": template["spec"],
         }
         self.send({"op": "create", "object": pod})
         self._then_wait(wait)

@@ -25,3 +25,20 @@ def test_orphan_scenario_catches_the_orphan_mutant() -> None:
     scenario = load_scenario(SCENARIOS[0].parent / "gc-orphan.yaml")
     outcome = replay(scenario, ReferenceTarget(mutant="orphan-deletes-dependents"))
     assert outcome.law == "api.gc-orphan-keeps-dependents"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "mutant", "law"),
+    [
+        ("workloads-rollback", "rollback-keeps-old-revision", "workloads.newest-revision-current"),
+        (
+            "workloads-rollout-under-node-failure",
+            "replicaset-counts-terminating",
+            "workloads.self-healing",
+        ),
+    ],
+)
+def test_workload_scenario_catches_its_mutant(scenario: str, mutant: str, law: str) -> None:
+    loaded = load_scenario(SCENARIOS[0].parent / f"{scenario}.yaml")
+    outcome = replay(loaded, ReferenceTarget(mutant=mutant))
+    assert outcome.law == law
