@@ -10,7 +10,6 @@ nothing by construction. Controllers use the same reducer with
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -35,7 +34,7 @@ from reference.constants import (
     MAX_GENERATED_NAME_LENGTH,
     TIMING_PARAMETERS,
 )
-from reference.objects import decode, decode_all, encode
+from reference.objects import copy_json, decode, decode_all, encode
 from reference.store import (
     Compacted,
     Compare,
@@ -356,8 +355,8 @@ def _object_arg(request: Mapping[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata", {})
     if not isinstance(meta, Mapping):
         raise errors.bad_request("`object.metadata` must be a JSON object")
-    result: dict[str, Any] = copy.deepcopy(dict(obj))
-    result["metadata"] = copy.deepcopy(dict(meta))
+    result: dict[str, Any] = copy_json(dict(obj))
+    result["metadata"] = copy_json(dict(meta))
     return result
 
 
@@ -763,25 +762,26 @@ def _merge_for_update(
     policy: ApiPolicy = DEFAULT_POLICY,
 ) -> dict[str, Any]:
     """The object to store: what was sent, with what the client may not change taken from old."""
+    new: dict[str, Any]
     if subresource == "status":
-        new = copy.deepcopy(dict(old))
+        new = copy_json(dict(old))
         if "status" in sent:
-            new["status"] = copy.deepcopy(sent["status"])
+            new["status"] = copy_json(sent["status"])
         else:
             new.pop("status", None)
         sent_annotations = sent["metadata"].get("annotations")
         if kind.name == "Deployment" and isinstance(sent_annotations, Mapping):
             # deploymentStatusStrategy keeps only spec and labels: the controller records
             # its revision annotation through /status, which does not move the generation.
-            new["metadata"]["annotations"] = copy.deepcopy(dict(sent_annotations))
+            new["metadata"]["annotations"] = copy_json(dict(sent_annotations))
         return new
     if subresource == "finalize":
-        new = copy.deepcopy(dict(old))
+        new = copy_json(dict(old))
         new.setdefault("spec", {})["finalizers"] = list(
             (sent.get("spec") or {}).get("finalizers") or []
         )
         return new
-    new = copy.deepcopy(dict(sent))
+    new = copy_json(dict(sent))
     new["apiVersion"] = kind.api_version
     meta = new["metadata"]
     old_meta = old["metadata"]
@@ -798,7 +798,7 @@ def _merge_for_update(
         new.pop("status", None)  # kinds without status drop the field, as decoding does upstream
     elif policy.main_resource_ignores_status:
         if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
+            new["status"] = copy_json(old["status"])
         else:
             new.pop("status", None)
     if kind.name == "Namespace":
@@ -962,7 +962,7 @@ def _delete(
             f"Precondition failed: ResourceVersion in precondition:"
             f" {preconditions['resourceVersion']}, ResourceVersion in object meta: {rv}",
         )
-    new = copy.deepcopy(obj)
+    new = copy_json(obj)
     new_meta = new["metadata"]
     terminating = bool(meta.get("deletionTimestamp"))
     pending_grace = (meta.get("deletionGracePeriodSeconds") or 0) > 0
