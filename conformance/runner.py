@@ -140,6 +140,9 @@ def run_level(
     if not laws:
         return LevelOutcome(**base, status="empty", examples=0, steps=0, seconds=0.0)  # type: ignore[arg-type]
     bound = bind(machine, session, None if seed is None else seed + shard)
+    if machine.example_share != 1.0:
+        examples = max(profile.shards, round(profile.max_examples * machine.example_share))
+        profile = attrs.evolve(profile, max_examples=examples)
     try:
         hypothesis.stateful.run_state_machine_as_test(
             bound, settings=hypothesis_settings(profile, shrink=shrink)

@@ -105,6 +105,8 @@ class WorkloadHistory:
     #: point of the newest step.
     lagging: PSet[str] = attrs.field(factory=pset)
     lagged_this_step: PSet[str] = attrs.field(factory=pset)
+    #: Controllers told to lag at some step so far.
+    ever_lagged: PSet[str] = attrs.field(factory=pset)
     #: A fault, pod deletion or controller lag happened at some step so far.
     disturbed: bool = False
     #: ReplicaSet uid -> the largest spec.replicas any snapshot showed.
@@ -230,6 +232,7 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
         failing_images=failing,
         lagging=lagging,
         lagged_this_step=pset(lagged | set(lagging)),
+        ever_lagged=h.ever_lagged.update(lagged),
         disturbed=disturbed,
         max_replicas=max_replicas,
         pod_owner=pod_owner,

@@ -344,8 +344,8 @@ def paused_creates_nothing(trace: Trace, info: TargetInfo) -> Iterable[Violation
 )
 def recreate_never_overlaps(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     h = _fresh(trace)
-    if h is None or h.runtime is None:
-        return
+    if h is None or h.runtime is None or "deployment" in h.ever_lagged:
+        return  # a Deployment controller that does not see its own ReplicaSet creates another
     assert h.snapshot is not None
     running: dict[str, set[str]] = {}
     for node in (h.runtime.get("nodes") or {}).values():
@@ -533,7 +533,10 @@ def self_healing(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     if not h.healthy_nodes():
         return
     assert h.snapshot is not None
+    lost = bool(h.down or h.partitioned)
     for owner, sets in _owners(h):
+        if lost and owner.get("kind") == "Deployment" and not is_rolling(owner):
+            continue  # Recreate waits for old pods stuck terminating on a lost node, as upstream
         pods = [p for p in _pods_of(h.snapshot, sets) if _active(p)]
         placed = [p for p in pods if (p.get("spec") or {}).get("nodeName") in healthy]
         ready = sum(1 for p in placed if is_ready(p))

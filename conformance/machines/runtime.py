@@ -38,6 +38,9 @@ class LevelMachine(RuleBasedStateMachine):
     #: The kind of target the level drives: a cluster (docs/protocol.md) or a store.
     target_kind: ClassVar[str] = "cluster"
     final_settle_seconds: ClassVar[float] = 600
+    #: The share of a profile's example budget this level spends: a level whose steps cost
+    #: many times another's gets fewer examples, so that a profile keeps its time budget.
+    example_share: ClassVar[float] = 1.0
 
     def __init__(self) -> None:
         super().__init__()

@@ -397,6 +397,8 @@ def _on(feature: str) -> Any:
 class WorkloadMachine(LevelMachine):
     actions_class = WorkloadActions
     final_settle_seconds = 900
+    #: A workloads step runs five more controllers over more objects than a nodes step.
+    example_share = 0.4
 
     def __init__(self) -> None:
         super().__init__()
