@@ -34,6 +34,7 @@ from properties.workloadterms import (
 )
 from properties.workloadterms import is_rolling as _rolling
 from properties.workloadterms import revision_of as revision
+from reference.controllers import history
 from reference.controllers.base import Reconcile, View
 from reference.controllers.workload import (
     Obj,
@@ -55,7 +56,6 @@ _NOT_COPIED = frozenset({_LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPL
 #: deployment controller's maxRevHistoryLengthInChars.
 _REVISION_HISTORY_CHARS = 2000
 _MAX_INT32 = 2**31 - 1
-_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 # -- arithmetic ------------------------------------------------------------------------------------
@@ -64,22 +64,17 @@ _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 def template_hash(
     template: Mapping[str, Any], collision_count: int | None, modulus: int = 0
 ) -> str:
-    """ComputeHash: FNV-32a of the template (and the collision count), safe-encoded.
+    """controller.ComputeHash (`history.template_hash`), squeezed into `modulus` values if asked.
 
-    Upstream hashes Go's spew rendering of the template; the reference hashes
-    its canonical JSON, so the names differ from upstream's while keeping the
-    properties that matter: equal templates, equal hashes; a collision count
-    changes the hash. `modulus` squeezes hashes into a few values (a mutant).
+    The squeeze is a mutant's: a handful of hash values makes distinct
+    templates collide, which collisionCount exists to resolve (#29735).
     """
-    h = 0x811C9DC5
-    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    if not modulus:
+        return history.template_hash(template, collision_count)
+    data = history.canonical_json(template)
     if collision_count is not None:
-        data += (collision_count & 0xFFFFFFFF).to_bytes(4, "little") + b"\0\0\0\0"
-    for byte in data:
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    if modulus:
-        h %= modulus
-    return "".join(_ALPHANUMS[b % len(_ALPHANUMS)] for b in str(h).encode())
+        data += (collision_count & 0xFFFFFFFF).to_bytes(4, "little") + bytes(4)
+    return history.safe_encode(str(history.fnv32a(data) % modulus))
 
 
 def _created(obj: Obj) -> tuple[float, str]:
