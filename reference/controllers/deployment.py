@@ -17,7 +17,6 @@ upstream's updates from its listers are.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -43,7 +42,7 @@ from reference.controllers.workload import (
     owner_reference,
     selector_of,
 )
-from reference.objects import deleting, meta
+from reference.objects import copy_json, deleting, meta
 from reference.timefmt import format_time, normalize, parse_time
 
 __all__ = ["DeploymentController", "template_hash"]
@@ -181,7 +180,8 @@ class _Plan:
 
 
 def _copy(obj: Obj) -> dict[str, Any]:
-    return json.loads(json.dumps(obj))  # type: ignore[no-any-return]
+    copied: dict[str, Any] = copy_json(obj)
+    return copied
 
 
 # -- the controller --------------------------------------------------------------------------------
