@@ -5,7 +5,7 @@ measures SchedulingBasic/5000Nodes_10000Pods: 5 000 nodes from the default node
 template (capacity and allocatable cpu "4", memory "32Gi", pods "110"), 1 000
 pods created first, then 10 000 measured pods from templates/pod-default.yaml (one
 pause container, requests and limits cpu 100m, memory 500Mi). This script
-replays that shape three ways:
+replays that shape four ways:
 
 - **(a) decisions**: the scheduling cycle alone, as the controller runs it for each
   pod: `engine.decide` (filter, score, select) then `Placement.with_pod` (assume),
@@ -16,13 +16,21 @@ replays that shape three ways:
   subset are compared (they must be identical).
 - **(b) end to end**: the same workload through the API reducer (`reference.step`):
   `node.add`, pod `create`, then `settle` after each batch, with the fast engine in
-  the scheduler controller; bound pods are counted at the end. The controller's
-  per-pass cost grows with the cluster (see benchmarks/README.md), so this runs at
-  upstream's SchedulingBasic/500Nodes shape by default (500 nodes, 500 + 1 000 pods).
+  the scheduler controller; bound pods are counted at the end. It runs twice, the
+  scheduler rebuilding its facts and placement from the view on every pass
+  (`SchedulerController(cache=False)`, "rebuilt") and keeping them in its informer
+  ("cached"), and reports the CPU time of the scheduler's own passes beside the
+  total. The rest of the control plane's per-pass cost grows with the cluster (see
+  benchmarks/README.md), so this runs at upstream's SchedulingBasic/500Nodes shape
+  by default (500 nodes, 500 + 1 000 pods).
 - **(c) big**: (a)'s loop with the fast path for 150 000 pods on 5 000 nodes (30
   pods a node), reporting wall and CPU time, throughput per tenth, and the peak
   resident memory of the process (`ru_maxrss`; `--tracemalloc` adds the Python heap's
   peak, at several times the run time).
+- **(d) big through the API** (`--api-big`): (c)'s shape through `reference.step`:
+  `--nodes` nodes, then `--api-big-pods` pods in batches of `--api-big-batch`, each
+  batch created, settled, and the store compacted to its current revision; wall time,
+  throughput per tenth and peak RSS.
 
 Throughput is pods per CPU second (`time.process_time`, one core); wall seconds are
 printed beside. Absolute figures are indicative only (shared, noisy machines):
@@ -31,14 +39,17 @@ compare the ratios printed by one run. Nothing is asserted.
     .venv/bin/python benchmarks/scheduler.py                 # a, b, c: about 3-4 minutes
     .venv/bin/python benchmarks/scheduler.py --skip-big      # a and b: about a minute
     .venv/bin/python benchmarks/scheduler.py --quick         # 500 nodes, seconds
+    .venv/bin/python benchmarks/scheduler.py --skip-e2e --skip-big --api-big   # (a) and (d)
     .venv/bin/python benchmarks/scheduler.py [--nodes N] [--init-pods N] [--pods N]
         [--spec-pods N] [--e2e-nodes N] [--e2e-init-pods N] [--e2e-pods N] [--e2e-batch N]
-        [--big-pods N] [--skip-spec] [--skip-e2e] [--skip-big] [--tracemalloc]
+        [--e2e-cached-only] [--big-pods N] [--api-big] [--api-big-pods N]
+        [--api-big-batch N] [--skip-spec] [--skip-e2e] [--skip-big] [--tracemalloc]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
 import sys
@@ -52,6 +63,7 @@ import attrs
 from properties.placement import NodeFacts, Placement, PodFacts
 from reference import Components, new_cluster, step
 from reference.cluster import Cluster
+from reference.controllers.base import Reconcile, View
 from reference.scheduler.controller import Engine, SchedulerController
 from reference.scheduler.fast import FastScheduler
 from reference.scheduler.profile import DEFAULT_PROFILE
@@ -252,11 +264,28 @@ def send(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, dict[st
     return cluster, answer
 
 
-def with_engine(engine: Engine) -> Components:
+#: CPU seconds spent in `TimedScheduler.reconcile` (the benchmark's own bookkeeping).
+RECONCILE_CPU = [0.0]
+
+
+@attrs.frozen
+class TimedScheduler(SchedulerController):
+    """The scheduler controller, adding the CPU time of its passes to `RECONCILE_CPU`."""
+
+    def reconcile(self, view: View, now: float, state: Any) -> Reconcile:
+        t0 = _cpu()
+        try:
+            return super().reconcile(view, now, state)
+        finally:
+            RECONCILE_CPU[0] += _cpu() - t0
+
+
+def with_engine(engine: Engine, cache: bool = True) -> Components:
     """The default components with the scheduler controller running `engine` (added if the
-    default cluster does not run a scheduler yet)."""
+    default cluster does not run a scheduler yet); `cache=False` rebuilds its facts and
+    placement from the view on every pass, as it did before its informer."""
     base = Components()
-    scheduler = SchedulerController(engine=engine)
+    scheduler = TimedScheduler(engine=engine, cache=cache)
     if any(c.name == scheduler.name for c in base.controllers):
         return base.replacing(scheduler)
     return attrs.evolve(base, controllers=(*base.controllers, scheduler))
@@ -274,7 +303,19 @@ def end_to_end(args: argparse.Namespace, summary: dict[str, Any]) -> None:
         f"(b) end to end: {nodes} nodes, {init} pods first, then {pods} measured in batches"
         f" of {batch} (create, then settle), fast engine"
     )
-    cluster = new_cluster(0, with_engine(FastScheduler()))
+    variants = (
+        [("cached", True)] if args.e2e_cached_only else [("rebuilt", False), ("cached", True)]
+    )
+    for label, cache in variants:
+        throughput, scheduler = _end_to_end(nodes, init, pods, batch, cache, label)
+        summary[f"e2e_{label}_pods_per_s"] = round(throughput, 1)
+        summary[f"e2e_{label}_scheduler_pods_per_s"] = round(scheduler)
+
+
+def _end_to_end(
+    nodes: int, init: int, pods: int, batch: int, cache: bool, label: str
+) -> tuple[float, float]:
+    cluster = new_cluster(0, with_engine(FastScheduler(), cache))
 
     def setup() -> Cluster:
         c = cluster
@@ -287,37 +328,91 @@ def end_to_end(args: argparse.Namespace, summary: dict[str, Any]) -> None:
         return c
 
     cluster, _, wall = timed(setup)
-    print(f"    nodes and initial pods: {wall:.1f} s (not measured)")
+    print(f"    {label}: nodes and initial pods {wall:.1f} s (not measured)")
     create_cpu = settle_cpu = wall_total = 0.0
+    RECONCILE_CPU[0] = 0.0
     for first in range(init, init + pods, batch):
         last = min(first + batch, init + pods)
-
-        def create(c: Cluster = cluster, first: int = first, last: int = last) -> Cluster:
-            for i in range(first, last):
-                c, _ = send(c, {"op": "create", "object": _unnamed_uid(pod_wire(i))})
-            return c
-
-        cluster, cpu, wall = timed(create)
+        cluster, cpu, wall = timed(functools.partial(_create_pods, cluster, first, last))
         create_cpu += cpu
         wall_total += wall
-
-        def settle(c: Cluster = cluster) -> Cluster:
-            c, _ = send(c, {"op": "settle", "max_seconds": 60})
-            return c
-
-        cluster, cpu, wall = timed(settle)
+        cluster, cpu, wall = timed(functools.partial(_settle, cluster))
         settle_cpu += cpu
         wall_total += wall
-    _, answer = send(cluster, {"op": "list", "kind": "Pod", "namespace": "default"})
-    items = answer["items"]
-    bound = sum(1 for p in items if (p.get("spec") or {}).get("nodeName"))
+    scheduler_cpu = RECONCILE_CPU[0]
+    bound, total = _bound(cluster)
     total_cpu = create_cpu + settle_cpu
     print(
-        f"    {rate(pods, total_cpu):.0f} pods/s CPU ({total_cpu:.1f} s CPU,"
-        f" {wall_total:.1f} s wall): create {create_cpu:.1f} s, settle {settle_cpu:.1f} s;"
-        f" {bound}/{len(items)} pods bound"
+        f"    {label}: {rate(pods, total_cpu):.0f} pods/s CPU ({total_cpu:.1f} s CPU,"
+        f" {wall_total:.1f} s wall): create {create_cpu:.1f} s, settle {settle_cpu:.1f} s,"
+        f" of which the scheduler's passes {scheduler_cpu:.2f} s"
+        f" ({rate(pods, scheduler_cpu):.0f} pods/s); {bound}/{total} pods bound"
     )
-    summary.update(e2e_pods_per_s=round(rate(pods, total_cpu), 1), e2e_bound=bound)
+    return rate(pods, total_cpu), rate(pods, scheduler_cpu)
+
+
+def _create_pods(cluster: Cluster, first: int, last: int) -> Cluster:
+    for i in range(first, last):
+        cluster, _ = send(cluster, {"op": "create", "object": _unnamed_uid(pod_wire(i))})
+    return cluster
+
+
+def _settle(cluster: Cluster) -> Cluster:
+    cluster, _ = send(cluster, {"op": "settle", "max_seconds": 60})
+    return cluster
+
+
+def _bound(cluster: Cluster) -> tuple[int, int]:
+    _, answer = send(cluster, {"op": "list", "kind": "Pod", "namespace": "default"})
+    items = answer["items"]
+    return sum(1 for p in items if (p.get("spec") or {}).get("nodeName")), len(items)
+
+
+# -- (d) big, through the API --------------------------------------------------------------------
+
+
+def api_big(args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    nodes, pods, batch = args.nodes, args.api_big_pods, args.api_big_batch
+    print(
+        f"(d) big through the API: {pods} pods on {nodes} nodes in batches of {batch}"
+        " (create, settle, compact the store to the current revision)"
+    )
+    rss_before = _max_rss_mib()
+    wall, cpu = _wall(), _cpu()
+    cluster = new_cluster(0, with_engine(FastScheduler()))
+    for i in range(nodes):
+        cluster, _ = send(
+            cluster, {"op": "node.add", "name": f"node-{i:05d}", "capacity": NODE_CAPACITY}
+        )
+    cluster = _settle(cluster)
+    print(f"    {nodes} nodes: {_wall() - wall:.1f} s wall")
+    tenth = max(pods // 10, batch)
+    done = 0
+    mark_cpu = _cpu()
+    while done < pods:
+        last = min(done + batch, pods)
+        cluster = _settle(_create_pods(cluster, done, last))
+        revision = cluster.api.store.revision
+        cluster, _ = send(cluster, {"op": "compact", "resourceVersion": str(revision)})
+        reported = done // tenth
+        done = last
+        if done // tenth != reported or done == pods:
+            now = _cpu()
+            print(
+                f"    {done:7d} pods ({done / nodes:5.1f} a node): {_wall() - wall:7.1f} s wall,"
+                f" {rate(tenth, now - mark_cpu):5.0f} pods/s CPU over the last tenth,"
+                f" peak RSS {_max_rss_mib():.0f} MiB"
+            )
+            mark_cpu = now
+    wall, cpu = _wall() - wall, _cpu() - cpu
+    bound, total = _bound(cluster)
+    rss = _max_rss_mib()
+    print(
+        f"    total {wall:.1f} s wall, {cpu:.1f} s CPU ({rate(pods, cpu):.0f} pods/s with the"
+        f" nodes); peak RSS {rss:.0f} MiB ({rss_before:.0f} MiB before (d));"
+        f" {bound}/{total} pods bound"
+    )
+    summary.update(api_big_wall_s=round(wall, 1), api_big_peak_rss_mib=round(rss))
 
 
 def _unnamed_uid(pod: dict[str, Any]) -> dict[str, Any]:
@@ -338,7 +433,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--e2e-init-pods", type=int, default=500)
     parser.add_argument("--e2e-pods", type=int, default=1000)
     parser.add_argument("--e2e-batch", type=int, default=500)
+    parser.add_argument(
+        "--e2e-cached-only",
+        action="store_true",
+        help="(b) with the scheduler's informer only, not also rebuilding every pass",
+    )
     parser.add_argument("--big-pods", type=int, default=150_000)
+    parser.add_argument("--api-big", action="store_true", help="run (d), through the API")
+    parser.add_argument("--api-big-pods", type=int, default=150_000)
+    parser.add_argument("--api-big-batch", type=int, default=1000)
     parser.add_argument("--skip-spec", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--skip-big", action="store_true")
@@ -359,6 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         end_to_end(args, summary)
     if not args.skip_big:
         big(args, summary)
+    if args.api_big:
+        api_big(args, summary)
     print(json.dumps(summary))
     return 0
 

@@ -13,13 +13,21 @@ before its back-off (1 s doubling to 10 s) has passed.
 The informer behind the view never goes back in time: a restarted
 scheduler (`relists_on_restart`) lists the store as it is, as upstream's
 informers do, and lags only from there.
+
+The facts of the view and the placement of its bound pods are kept in the
+state between passes (`cache.Informer`), patched from the store's events
+rather than rebuilt from the whole view, as upstream's informers and cache
+are; a restart hands back the initial state, so the scheduler relists.
+`SchedulerController(cache=False)` rebuilds them from the view every pass:
+the readable form, which tests/unit/test_scheduler_cache.py holds the
+cached one to (the same writes and the same state, pass after pass).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -27,6 +35,7 @@ from pyrsistent import PMap, pmap
 
 from properties.placement import NodeFacts, Placement, PodFacts
 from reference.controllers.base import Reconcile, View
+from reference.scheduler.cache import Informer, informed
 from reference.scheduler.fast import FastScheduler
 from reference.scheduler.preemption import eligible_to_preempt, preemption_candidate
 from reference.scheduler.profile import Profile, SchedulerConfig
@@ -73,6 +82,10 @@ class SchedulerState:
     next_start: int = 0
     #: Pods ever seen bound, for the mutant that never forgets them (#22398).
     ghosts: PMap[str, PodFacts] = attrs.field(factory=pmap)
+    #: The facts of the last view and the placement of its bound pods (None: list the view).
+    #: A function of the view alone, so it takes no part in the state's equality: a pass
+    #: that only moved it has changed nothing.
+    informer: Informer | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def _queue_order(pod: PodFacts) -> tuple[int, str, str, str]:
@@ -152,6 +165,8 @@ class SchedulerController:
     ignored_resources: frozenset[str] = frozenset()
     #: Taint effects the scheduler does not see (a mutant ignores NoSchedule).
     ignored_taint_effects: frozenset[str] = frozenset()
+    #: Keep the view's facts and placement between passes (False: rebuild them every pass).
+    cache: bool = True
 
     def initial_state(self) -> SchedulerState:
         return SchedulerState()
@@ -175,57 +190,34 @@ class SchedulerController:
 
     def reconcile(self, view: View, now: float, state: Any) -> Reconcile:
         state = state if isinstance(state, SchedulerState) else SchedulerState()
-        wire_pods = list(view.objects("Pod"))
         simple = self.forget_gone_pods and not self.requeue_cordoned
-        if simple and all((p.get("spec") or {}).get("nodeName") for p in wire_pods):
+        informer = None
+        if self.cache:
+            informer = informed(
+                state.informer,
+                view.store,
+                view.revision,
+                (self.ignored_resources, self.ignored_taint_effects),
+                self._node,
+                self._pod,
+            )
+            if simple:
+                prepared = self._from_informer(informer, state)
+            else:
+                prepared = self._prepare(
+                    informer.node_list(),
+                    informer.pod_list(),
+                    informer.namespace_labels(),
+                    state,
+                )
+        else:
+            prepared = self._from_view(view, state)
+        if prepared is None:
             # Nothing to schedule (the nodes level's pods are all bound by the user).
-            return Reconcile((), SchedulerState(next_start=state.next_start), None)
-        nodes = [self._node(n) for n in view.objects("Node")]
-        namespaces = {
-            ns["metadata"]["name"]: dict(ns["metadata"].get("labels") or {})
-            for ns in view.objects("Namespace")
-        }
-        pods = [self._pod(p) for p in wire_pods]
-        by_uid = {p.uid: p for p in pods}
-        assumed = {
-            uid: p
-            for uid, p in state.assumed.items()
-            if uid in by_uid and not by_uid[uid].node_name
-        }
-        placed = [p for p in pods if p.node_name]
-        if self.assume:
-            placed += assumed.values()
-        ghosts = state.ghosts
-        if not self.forget_gone_pods:
-            for p in placed:
-                if p.uid not in ghosts and not p.terminal:
-                    ghosts = ghosts.set(p.uid, p)
-            alive = {p.uid for p in placed if not p.terminal}
-            placed += [
-                attrs.evolve(g, terminal=False) for uid, g in ghosts.items() if uid not in alive
-            ]
-        placement = Placement.of(nodes, placed, namespaces)
-        if self.requeue_cordoned:
-            cordoned = {n.name for n in nodes if n.unschedulable}
-            pods = [
-                attrs.evolve(p, node_name="")
-                if p.node_name in cordoned and not p.terminating
-                else p
-                for p in pods
-            ]
-        pending = sorted(
-            (
-                p
-                for p in pods
-                if not p.node_name
-                and not p.terminating
-                and not p.terminal
-                and p.uid not in assumed
-                and self.config.profile(p.scheduler_name) is not None
-                and not (p.wire.get("spec") or {}).get("schedulingGates")
-            ),
-            key=_queue_order,
-        )
+            return Reconcile(
+                (), SchedulerState(next_start=state.next_start, informer=informer), None
+            )
+        placement, pending, assumed, ghosts = prepared
         nominated: dict[str, list[PodFacts]] = {}
         for p in pending:
             if p.nominated_node:
@@ -257,10 +249,103 @@ class SchedulerController:
                 )
                 waiting[pod.uid] = Waiting(attempts, normalize(now + backoff), fingerprint_of(pod))
         retries = [w.retry_at for uid, w in waiting.items() if w.retry_at > now]
-        new_state = SchedulerState(pmap(cycle.assumed), pmap(waiting), cycle.next_start, ghosts)
+        new_state = SchedulerState(
+            pmap(cycle.assumed), pmap(waiting), cycle.next_start, ghosts, informer
+        )
         # A pod waiting on an unchanged cluster needs no wake-up; one whose cluster changed does.
         wake = min(retries) if retries else None
         return Reconcile(tuple(cycle.writes), new_state, wake)
+
+    # -- what a pass works on: the placement, the queue, the assumed pods and the ghosts ------
+    def _from_view(self, view: View, state: SchedulerState) -> _Prepared | None:
+        """Everything rebuilt from the view (`cache=False`)."""
+        wire_pods = list(view.objects("Pod"))
+        simple = self.forget_gone_pods and not self.requeue_cordoned
+        if simple and all((p.get("spec") or {}).get("nodeName") for p in wire_pods):
+            return None
+        nodes = [self._node(n) for n in view.objects("Node")]
+        namespaces = {
+            ns["metadata"]["name"]: dict(ns["metadata"].get("labels") or {})
+            for ns in view.objects("Namespace")
+        }
+        return self._prepare(nodes, [self._pod(p) for p in wire_pods], namespaces, state)
+
+    def _prepare(
+        self,
+        nodes: list[NodeFacts],
+        pods: list[PodFacts],
+        namespaces: Mapping[str, Mapping[str, str]],
+        state: SchedulerState,
+    ) -> _Prepared | None:
+        """From the view's facts, in its order."""
+        simple = self.forget_gone_pods and not self.requeue_cordoned
+        if simple and all((p.wire.get("spec") or {}).get("nodeName") for p in pods):
+            return None
+        by_uid = {p.uid: p for p in pods}
+        assumed = {
+            uid: p
+            for uid, p in state.assumed.items()
+            if uid in by_uid and not by_uid[uid].node_name
+        }
+        placed = [p for p in pods if p.node_name]
+        if self.assume:
+            placed += assumed.values()
+        ghosts = state.ghosts
+        if not self.forget_gone_pods:
+            for p in placed:
+                if p.uid not in ghosts and not p.terminal:
+                    ghosts = ghosts.set(p.uid, p)
+            alive = {p.uid for p in placed if not p.terminal}
+            placed += [
+                attrs.evolve(g, terminal=False) for uid, g in ghosts.items() if uid not in alive
+            ]
+        placement = Placement.of(nodes, placed, namespaces)
+        if self.requeue_cordoned:
+            cordoned = {n.name for n in nodes if n.unschedulable}
+            pods = [
+                attrs.evolve(p, node_name="")
+                if p.node_name in cordoned and not p.terminating
+                else p
+                for p in pods
+            ]
+        pending = self._queue(p for p in pods if p.uid not in assumed)
+        return placement, pending, assumed, ghosts
+
+    def _from_informer(self, informer: Informer, state: SchedulerState) -> _Prepared | None:
+        """`_prepare` of the informer's view, from its placement and its unbound pods (for the
+        scheduler that forgets gone pods and requeues none)."""
+        unbound = list(informer.unbound.values())
+        if not unbound:
+            return None  # every pod's spec names a node
+        waiting = {p.uid for p in unbound}  # uids are unique in a view
+        assumed = {uid: p for uid, p in state.assumed.items() if uid in waiting}
+        placement = informer.placement
+        if self.assume and assumed:
+            usage = dict(placement.usage)
+            for p in assumed.values():  # after the view's pods, as `Placement.of` adds them
+                if p.node_name and not p.terminal and p.node_name in usage:
+                    usage[p.node_name] = usage[p.node_name].plus(p)
+            placement = attrs.evolve(placement, usage=usage)
+        pending = self._queue(p for p in unbound if p.uid not in assumed)
+        return placement, pending, assumed, state.ghosts
+
+    def _queue(self, pods: Iterable[PodFacts]) -> list[PodFacts]:
+        """The pods to try, in queue order."""
+        return sorted(
+            (
+                p
+                for p in pods
+                if not p.node_name
+                and not p.terminating
+                and not p.terminal
+                and self.config.profile(p.scheduler_name) is not None
+                and not (p.wire.get("spec") or {}).get("schedulingGates")
+            ),
+            key=_queue_order,
+        )
+
+
+_Prepared = tuple[Placement, list[PodFacts], dict[str, PodFacts], PMap[str, PodFacts]]
 
 
 @attrs.define
