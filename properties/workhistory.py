@@ -107,6 +107,10 @@ class WorkloadHistory:
     lagged_this_step: PSet[str] = attrs.field(factory=pset)
     #: Controllers told to lag at some step so far.
     ever_lagged: PSet[str] = attrs.field(factory=pset)
+    #: (namespace, pod) whose container was told to exit at some step so far.
+    exited: PSet[tuple[str, str]] = attrs.field(factory=pset)
+    #: The step before this one ended by letting time pass (see `caught_up`).
+    previous_caught_up: bool = True
     #: A fault, pod deletion or controller lag happened at some step so far.
     disturbed: bool = False
     #: ReplicaSet uid -> the largest spec.replicas any snapshot showed.
@@ -153,6 +157,7 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
     requests: list[Mapping[str, Any]] = []
     down, partitioned = h.down, h.partitioned
     unready, failing = h.unready, h.failing_images
+    exited = h.exited
     lagging = h.lagging
     lagged = set(lagging)
     settled = False
@@ -178,6 +183,8 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
         elif op == "probe.set" and request.get("probe") == "readiness":
             key = (str(request.get("namespace")), str(request.get("pod")))
             unready = unready.discard(key) if request.get("passing") else unready.add(key)
+        elif op == "container.exit":
+            exited = exited.add((str(request.get("namespace")), str(request.get("pod"))))
         elif op == "image.fail":
             image = str(request.get("image"))
             failing = failing.add(image) if request.get("failing") else failing.discard(image)
@@ -233,6 +240,8 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
         lagging=lagging,
         lagged_this_step=pset(lagged | set(lagging)),
         ever_lagged=h.ever_lagged.update(lagged),
+        exited=exited,
+        previous_caught_up=h.caught_up or h.step < 0,
         disturbed=disturbed,
         max_replicas=max_replicas,
         pod_owner=pod_owner,

@@ -51,6 +51,11 @@ def _violation(trace: Trace, law_id: str, message: str, *objects: Any) -> Violat
     return Violation(law_id, message, trace.step_index, tuple(objects))
 
 
+def _key(obj: Obj) -> tuple[str, str]:
+    m = obj.get("metadata") or {}
+    return (str(m.get("namespace", "")), str(m.get("name", "")))
+
+
 def _name(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("name", ""))
 
@@ -188,8 +193,8 @@ def rollout_availability_floor(trace: Trace, info: TargetInfo) -> Iterable[Viola
     they hold new pods unready, which is the case this law is about.
     """
     h = _fresh(trace)
-    if h is None or h.previous is None or h.lagged_this_step:
-        return
+    if h is None or h.previous is None or h.lagged_this_step or not h.previous_caught_up:
+        return  # writes of the step before that no controller has seen yet act now
     if h.down or h.partitioned or h.unready:
         return
     disruptive = {"container.exit", "probe.set", "scale", "delete", "patch"}
@@ -208,6 +213,8 @@ def rollout_availability_floor(trace: Trace, info: TargetInfo) -> Iterable[Viola
         floor = replicas_of(d) - max_unavailable(d)
         now_pods = _pods_of(h.snapshot, _sets_of(h.snapshot, d))
         then_pods = _pods_of(h.previous, _sets_of(h.previous, old))
+        if any(_key(p) in h.exited for p in (*now_pods, *then_pods)):
+            continue  # a container told to exit restarts after a back-off, unready meanwhile
         ready = sum(1 for p in now_pods if _active(p) and is_ready(p))
         then = sum(1 for p in then_pods if _available(p, _min_ready(old), h.previous.now))
         if ready < min(floor, then):
