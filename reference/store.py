@@ -136,6 +136,16 @@ class TxnResult:
 
 
 _EMPTY_HISTORY: PVector[tuple[int, KeyValue | None]] = pvector()
+_EMPTY: PMap[str, KeyValue] = pmap()
+
+
+def _bucket(key: str) -> str:
+    """A key's resource prefix: "/registry/pods/" of "/registry/pods/default/web" ("" if none)."""
+    if key.startswith("/registry/"):
+        end = key.find("/", len("/registry/"))
+        if end != -1:
+            return key[: end + 1]
+    return ""
 
 
 @attrs.frozen
@@ -148,6 +158,9 @@ class Store:
     # Per key, its versions in order; None marks a deletion (at the next entry's `revision`).
     history: PMap[str, PVector[tuple[int, KeyValue | None]]] = attrs.field(factory=pmap)
     log: PVector[Event] = attrs.field(factory=pvector)
+    #: `current` by resource prefix ("/registry/pods/"), so that a range within one resource
+    #: reads that resource only. Derived from `current`: no part of the store's equality.
+    buckets: PMap[str, PMap[str, KeyValue]] = attrs.field(factory=pmap, eq=False, repr=False)
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, key: str) -> KeyValue | None:
@@ -166,8 +179,11 @@ class Store:
             if range_end is None or range_end == "":
                 kv = self.current.get(key)
                 return RangeResult((kv,) if kv else (), self.revision)
+            bucket = _bucket(key)
+            within = bucket and range_end != "\0" and range_end <= prefix_end(bucket)
+            items = self.buckets.get(bucket, _EMPTY).items() if within else self.current.items()
             kvs = sorted(
-                (kv for k, kv in self.current.items() if in_range(k, key, range_end)),
+                (kv for k, kv in items if in_range(k, key, range_end)),
                 key=lambda kv: kv.key,
             )
             return RangeResult(tuple(kvs), self.revision)
@@ -249,10 +265,12 @@ class Store:
             version=prev.version + 1 if prev else 1,
         )
         versions = self.history.get(op.key, _EMPTY_HISTORY)
+        bucket = _bucket(op.key)
         store = attrs.evolve(
             self,
             current=self.current.set(op.key, kv),
             history=self.history.set(op.key, versions.append((revision, kv))),
+            buckets=self.buckets.set(bucket, self.buckets.get(bucket, _EMPTY).set(op.key, kv)),
         )
         return store, Event("PUT", kv, prev)
 
@@ -263,13 +281,16 @@ class Store:
             keys = sorted(k for k in self.current if in_range(k, op.key, op.range_end))
         current = self.current
         history = self.history
+        buckets = self.buckets
         events = []
         for k in keys:
             prev = current[k]
             current = current.remove(k)
+            bucket = _bucket(k)
+            buckets = buckets.set(bucket, buckets[bucket].remove(k))
             history = history.set(k, history[k].append((revision, None)))
             events.append(Event("DELETE", KeyValue(k, None, 0, revision, 0), prev))
-        return attrs.evolve(self, current=current, history=history), events
+        return attrs.evolve(self, current=current, history=history, buckets=buckets), events
 
     def _holds(self, compare: Compare) -> bool:
         kv = self.current.get(compare.key)
@@ -407,12 +428,16 @@ def restore(
             latest = entries[-1][1]
             current[key] = latest
     log = list(_rebuild_log(image["log"], history))
+    buckets: dict[str, dict[str, KeyValue]] = {}
+    for key, kv in current.items():
+        buckets.setdefault(_bucket(key), {})[key] = kv
     return cls(
         revision=image["revision"],
         compact_revision=image["compact_revision"],
         current=pmap(current),
         history=pmap(history),
         log=pvector(log),
+        buckets=pmap({b: pmap(kvs) for b, kvs in buckets.items()}),
     )
 
 
