@@ -771,6 +771,12 @@ def _uids_when_deletion_began(trace: Trace, owner_uid: str | None) -> set[str | 
     return set()
 
 
+#: Controllers that delete the objects they control (scale-down, rollouts, history limits).
+_MANAGING_KINDS = frozenset(
+    {"ReplicaSet", "Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"}
+)
+
+
 @law(
     "api.gc-spares-owned",
     "The garbage collector never deletes an object while one of its owners lives.",
@@ -797,6 +803,8 @@ def gc_spares_owned(trace: Trace, info: TargetInfo) -> Iterator[Violation]:
         if key[1] and (namespace is None or _deleting(namespace)):
             continue
         for ref in _meta(obj).get("ownerReferences") or ():
+            if ref.get("controller") is True and ref.get("kind") in _MANAGING_KINDS:
+                continue  # a workload controller deletes its own dependents when it scales
             owner_key = _owner_key(obj, ref)
             if owner_key is None:
                 continue
