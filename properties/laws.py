@@ -115,4 +115,5 @@ def _load_all() -> None:
     import properties.nodes
     import properties.scheduling
     import properties.store
+    import properties.workload_sets
     import properties.workloads  # noqa: F401

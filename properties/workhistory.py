@@ -29,6 +29,7 @@ __all__ = [
     "controller_uid",
     "history",
     "owned_by",
+    "user_taint_effects",
 ]
 
 #: Requests after which a fall in availability is not the workload controllers' doing.
@@ -127,8 +128,11 @@ class WorkloadHistory:
 
     @property
     def faults(self) -> bool:
-        """Some fault is in force now."""
-        return bool(self.down or self.partitioned or self.unready or self.failing_images)
+        """Some fault is in force now (a NoExecute taint the user put on a node evicts pods)."""
+        if self.down or self.partitioned or self.unready or self.failing_images:
+            return True
+        nodes = self.snapshot.of("Node") if self.snapshot is not None else ()
+        return any("NoExecute" in user_taint_effects(n) for n in nodes)
 
     def healthy_nodes(self, *, schedulable: bool = True) -> set[str]:
         """Nodes up, reachable and Ready (and, if asked, not cordoned) in the last snapshot."""
@@ -141,9 +145,22 @@ class WorkloadHistory:
                 continue
             if schedulable and (node.get("spec") or {}).get("unschedulable"):
                 continue
+            effects = user_taint_effects(node)
+            if "NoExecute" in effects or (schedulable and "NoSchedule" in effects):
+                continue
             if _ready(node):
                 out.add(name)
         return out
+
+
+def user_taint_effects(node: Obj) -> set[str]:
+    """The effects of the taints a user put on the node (not the node.kubernetes.io/ ones that
+    the node controllers keep): pods that do not tolerate them go elsewhere or are evicted."""
+    return {
+        str(t.get("effect"))
+        for t in (node.get("spec") or {}).get("taints") or ()
+        if isinstance(t, Mapping) and not str(t.get("key", "")).startswith("node.kubernetes.io/")
+    }
 
 
 def _ready(obj: Obj) -> bool:

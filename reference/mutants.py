@@ -26,9 +26,11 @@ from reference.controllers import (
     NodeLifecycleController,
     TaintEvictionController,
 )
+from reference.controllers.daemonset import DaemonSetController
 from reference.controllers.deployment import DeploymentController
 from reference.controllers.garbagecollector import resolve_by_uid
 from reference.controllers.replicaset import ReplicaSetController
+from reference.controllers.statefulset import StatefulSetController
 from reference.kubelet import DEFAULT_KUBELET
 from reference.scheduler import Profile, SchedulerConfig, SchedulerController
 from reference.store import Compare, DeleteRange, Event, RangeResult, Store, TxnResult
@@ -791,6 +793,87 @@ _WORKLOAD_MUTANTS = (
     ),
 )
 MUTANTS.update({m.name: m for m in _WORKLOAD_MUTANTS})
+
+
+def _daemonset(**changes: Any) -> Callable[[], Components]:
+    return _replacing(DaemonSetController(**changes))
+
+
+def _statefulset(**changes: Any) -> Callable[[], Components]:
+    return _replacing(StatefulSetController(**changes))
+
+
+_SET_MUTANTS = (
+    Mutant(
+        "daemonset-without-expectations",
+        "workloads",
+        "workloads.daemonset-never-two",
+        "the DaemonSet controller keeps no expectations, so a view that has not caught up with"
+        " its own creates makes it create a second pod for the same node",
+        "kubernetes#54096",
+        _daemonset(expectations=False),
+        searchable=False,
+    ),
+    Mutant(
+        "daemonset-skips-cordoned",
+        "workloads",
+        "workloads.daemonset-one-per-node",
+        "daemon pods do not tolerate the unschedulable taint, so a cordoned node gets no daemon"
+        " pod",
+        "kubernetes#60163",
+        _daemonset(skips_cordoned=True),
+        searchable=False,
+    ),
+    Mutant(
+        "daemonset-noschedule-evicts",
+        "workloads",
+        "workloads.daemonset-noschedule-keeps-pods",
+        "an untolerated NoSchedule taint deletes running daemon pods, as only NoExecute should",
+        "kubernetes#48189",
+        _daemonset(noschedule_evicts=True),
+        searchable=False,
+    ),
+    Mutant(
+        "statefulset-force-deletes-unreachable",
+        "workloads",
+        "workloads.statefulset-one-per-identity",
+        "the StatefulSet controller force-deletes the pods of a node that is not Ready and"
+        " recreates them, while the cut-off node still runs the originals",
+        "kubernetes#54368",
+        _statefulset(force_deletes_unreachable=True),
+        searchable=False,
+    ),
+    Mutant(
+        "statefulset-truncated-revision-names",
+        "workloads",
+        "workloads.statefulset-converges",
+        "revisions are named from a one-character hash without collisionCount and a taken name"
+        " is taken as the new revision, so a template change may never be rolled out",
+        "kubernetes#49909",
+        _statefulset(truncated_revision_names=True),
+        searchable=False,
+    ),
+    Mutant(
+        "statefulset-ignores-ordered-ready",
+        "workloads",
+        "workloads.statefulset-ordered",
+        "OrderedReady is handled as Parallel: pods are created before their predecessors are"
+        " Ready and condemned pods are deleted all at once",
+        "SEMANTICS (StatefulSet OrderedReady)",
+        _statefulset(ignores_ordered_ready=True),
+        searchable=False,
+    ),
+    Mutant(
+        "statefulset-ignores-partition",
+        "workloads",
+        "workloads.statefulset-partition",
+        "the rolling update replaces pods below spec.updateStrategy.rollingUpdate.partition too",
+        "SEMANTICS (StatefulSet partition)",
+        _statefulset(ignores_partition=True),
+        searchable=False,
+    ),
+)
+MUTANTS.update({m.name: m for m in _SET_MUTANTS})
 
 
 def components_for(mutant: str | None) -> Components:

@@ -26,6 +26,7 @@ from hypothesis.stateful import initialize, precondition, rule
 
 from conformance.machines.base import PodActions, action
 from conformance.machines.runtime import LevelMachine
+from conformance.machines.workload_sets import SetActions, SetRules
 
 __all__ = ["WorkloadActions", "WorkloadMachine", "deployment_manifest"]
 
@@ -33,7 +34,7 @@ NAMESPACE = "default"
 NODES = ("n1", "n2", "n3")
 DEPLOYMENTS = ("d1", "d2")
 REPLICA_SET = "r1"
-OWNERS = (*DEPLOYMENTS, REPLICA_SET)
+OWNERS = (*DEPLOYMENTS, REPLICA_SET, "ds1", "web")
 IMAGES = ("registry.example/app:v1", "registry.example/app:v2", "registry.example/app:v3")
 #: (strategy, maxSurge, maxUnavailable) — upstream's defaults, both fence posts, Recreate.
 STRATEGIES: tuple[tuple[str, Any, Any], ...] = (
@@ -104,7 +105,7 @@ def deployment_manifest(
     }
 
 
-class WorkloadActions(PodActions):
+class WorkloadActions(PodActions, SetActions):
     level = "workloads"
 
     @property
@@ -387,14 +388,24 @@ _REPLICAS = st.integers(0, 5)
 _INDEX = st.integers(0, 4)
 _IMAGE = st.sampled_from(IMAGES)
 _NODE = st.sampled_from(NODES)
-FEATURES = ("pods", "probes", "faults", "controllers", "pause", "rollback", "adoption", "delete")
+FEATURES = (
+    "pods",
+    "probes",
+    "faults",
+    "controllers",
+    "pause",
+    "rollback",
+    "adoption",
+    "delete",
+    "sets",
+)
 
 
 def _on(feature: str) -> Any:
     return precondition(lambda self: feature in self.features)
 
 
-class WorkloadMachine(LevelMachine):
+class WorkloadMachine(LevelMachine, SetRules):
     actions_class = WorkloadActions
     final_settle_seconds = 900
     #: A workloads step runs five more controllers over more objects than a nodes step.

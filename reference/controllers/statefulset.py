@@ -144,6 +144,12 @@ class StatefulSetController:
     #: an existing revision of that name as the new one, so distinct templates collide and a
     #: template change is never rolled out.
     truncated_revision_names: bool = False
+    #: Mutant (kubeprop: OrderedReady's wait left out): OrderedReady is handled as Parallel, so
+    #: pods are made before their predecessors are Ready and removed all at once.
+    ignores_ordered_ready: bool = False
+    #: Mutant (kubeprop: the partition left out of the roll): the rolling update replaces pods
+    #: below the partition too.
+    ignores_partition: bool = False
 
     def initial_state(self) -> None:
         return None
@@ -328,6 +334,8 @@ class _Sync:
     @property
     def monotonic(self) -> bool:
         """OrderedReady; upstream's `!allowsBurst`."""
+        if self.controller.ignores_ordered_ready:
+            return False
         return self.spec.get("podManagementPolicy") != "Parallel"
 
     @property
@@ -632,6 +640,8 @@ class _Sync:
         under either pod management policy.
         """
         floor = int(self.rolling.get("partition") or 0) if self.rolling is not None else 0
+        if self.controller.ignores_partition:
+            floor = 0
         update = meta(revs.update)["name"]
         for r in reversed(replicas[floor:]):
             if r.pod is not None and r.revision != update and not deleting(r.pod):

@@ -36,6 +36,16 @@ def test_orphan_scenario_catches_the_orphan_mutant() -> None:
             "replicaset-counts-terminating",
             "workloads.self-healing",
         ),
+        (
+            "workloads-daemonset-across-a-cordon",
+            "daemonset-skips-cordoned",
+            "workloads.daemonset-one-per-node",
+        ),
+        (
+            "workloads-daemonset-across-a-cordon",
+            "daemonset-noschedule-evicts",
+            "workloads.daemonset-noschedule-keeps-pods",
+        ),
     ],
 )
 def test_workload_scenario_catches_its_mutant(scenario: str, mutant: str, law: str) -> None:
