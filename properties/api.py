@@ -680,6 +680,8 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
         if key[1] and namespace not in trace.snapshot:
             continue
         current = now_by_uid.get(uid)
+        if current is None and owners[uid][1][0] in _MANAGING_KINDS:
+            continue  # an orphan of a workload may be adopted by its successor and scaled away
         if current is None:
             yield _violation(
                 "api.gc-orphan-keeps-dependents",

@@ -467,6 +467,7 @@ _NODE_MUTANTS = (
         "a restarted kubelet forgets probe results, so ready containers turn not ready",
         "kubernetes#78733",
         _kubelet(keep_probe_results_on_restart=False),
+        searchable=False,
     ),
     Mutant(
         "deletions-missed-while-partitioned",
@@ -508,6 +509,7 @@ _NODE_MUTANTS = (
         "a failing liveness probe never kills the container",
         "conformance: should be restarted with a liveness probe",
         _kubelet(liveness_kills=False),
+        searchable=False,
     ),
     Mutant(
         "terminal-phase-recomputed",
