@@ -636,6 +636,7 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
     user_deleted: set[ObjectKey] = set()
     orphaned: dict[str, Mapping[str, Any]] = {}
     owners: dict[str, tuple[str, ObjectKey]] = {}
+    adoptable: set[str] = set()
     for ex in window:
         if ex.op == "snapshot" and ex.ok:
             snapshot_before = {key_of(o): o for o in ex.answer.get("objects") or ()}
@@ -666,6 +667,8 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
             ):
                 orphaned[_uid(dep) or ""] = dep
                 owners[_uid(dep) or ""] = (uid, key_of(owner))
+                if refs[0].get("controller") is True and owner.get("kind") in _MANAGING_KINDS:
+                    adoptable.add(_uid(dep) or "")
     if not orphaned:
         return
     now_by_uid = {_uid(o): o for o in trace.snapshot.values()}
@@ -680,8 +683,8 @@ def gc_orphan_keeps_dependents(trace: Trace, info: TargetInfo) -> Iterator[Viola
         if key[1] and namespace not in trace.snapshot:
             continue
         current = now_by_uid.get(uid)
-        if current is None and owners[uid][1][0] in _MANAGING_KINDS:
-            continue  # an orphan of a workload may be adopted by its successor and scaled away
+        if current is None and uid in adoptable:
+            continue  # a workload controller's orphan may be adopted by a successor, scaled away
         if current is None:
             yield _violation(
                 "api.gc-orphan-keeps-dependents",
