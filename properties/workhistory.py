@@ -20,16 +20,22 @@ import attrs
 from pyrsistent import PMap, PSet, pmap, pset
 
 from properties.nodehistory import parse_time
-from properties.trace import Exchange, Trace
+from properties.trace import Exchange, Trace, Violation
 
 __all__ = [
     "DISRUPTIVE_OPS",
     "Snapshot",
     "WorkloadHistory",
+    "by_uid",
     "controller_uid",
+    "deleting",
+    "fresh",
     "history",
+    "name_of",
     "owned_by",
+    "uid_of",
     "user_taint_effects",
+    "violation",
 ]
 
 #: Requests after which a fall in availability is not the workload controllers' doing.
@@ -59,6 +65,27 @@ def controller_uid(obj: Obj) -> str | None:
         if ref.get("controller") is True:
             return str(ref.get("uid"))
     return None
+
+
+def name_of(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+def uid_of(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("uid", ""))
+
+
+def deleting(obj: Obj) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def by_uid(objects: Iterable[Obj]) -> dict[str, Obj]:
+    return {uid_of(o): o for o in objects}
+
+
+def violation(trace: Trace, law_id: str, message: str, *objects: Any) -> Violation:
+    """A violation of `law_id` at the newest step of `trace`."""
+    return Violation(law_id, message, trace.step_index, tuple(objects))
 
 
 def owned_by(objects: Iterable[Obj], owner_uid: str) -> list[Obj]:
@@ -267,6 +294,16 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
 
 
 _MEMO: dict[int, tuple[weakref.ref[Trace], WorkloadHistory]] = {}
+
+
+def fresh(trace: Trace) -> WorkloadHistory | None:
+    """The history, when the newest step took a snapshot (what a law judges)."""
+    h = history(trace)
+    if h.step != trace.step_index or h.snapshot is None:
+        return None
+    if not any(ex.op == "snapshot" for ex in trace.last_step):
+        return None
+    return h
 
 
 def history(trace: Trace) -> WorkloadHistory:

@@ -25,7 +25,13 @@ from properties.laws import law
 from properties.nodehistory import parse_time
 from properties.scheduling_terms import pod_matches_node_affinity, untolerated_taints
 from properties.trace import TargetInfo, Trace, Violation
-from properties.workhistory import Snapshot, WorkloadHistory, controller_uid, history
+from properties.workhistory import Snapshot, WorkloadHistory, controller_uid
+from properties.workhistory import by_uid as _by_uid
+from properties.workhistory import deleting as _deleting
+from properties.workhistory import fresh as _fresh
+from properties.workhistory import name_of as _name
+from properties.workhistory import uid_of as _uid
+from properties.workhistory import violation as _violation
 from properties.workloadterms import condition, is_ready
 
 __all__ = ["DAEMON_TOLERATIONS", "daemon_should_run", "daemon_target_node"]
@@ -75,18 +81,6 @@ def _meta(obj: Obj) -> Mapping[str, Any]:
     return obj.get("metadata") or {}
 
 
-def _name(obj: Obj) -> str:
-    return str(_meta(obj).get("name", ""))
-
-
-def _uid(obj: Obj) -> str:
-    return str(_meta(obj).get("uid", ""))
-
-
-def _deleting(obj: Obj) -> bool:
-    return bool(_meta(obj).get("deletionTimestamp"))
-
-
 def _phase(pod: Obj) -> str:
     return str((pod.get("status") or {}).get("phase") or "")
 
@@ -115,24 +109,6 @@ def _revision(pod: Obj) -> str:
 
 def _owned(snapshot: Snapshot, owner: Obj) -> list[Obj]:
     return [p for p in snapshot.of("Pod") if controller_uid(p) == _uid(owner)]
-
-
-def _by_uid(objects: Iterable[Obj]) -> dict[str, Obj]:
-    return {_uid(o): o for o in objects}
-
-
-def _violation(trace: Trace, law_id: str, message: str, *objects: Any) -> Violation:
-    return Violation(law_id, message, trace.step_index, tuple(objects))
-
-
-def _fresh(trace: Trace) -> WorkloadHistory | None:
-    """The history when the newest step took a snapshot."""
-    h = history(trace)
-    if h.step != trace.step_index or h.snapshot is None:
-        return None
-    if not any(ex.op == "snapshot" for ex in trace.last_step):
-        return None
-    return h
 
 
 def _settled_on_ready_nodes(trace: Trace, *, schedulable: bool) -> WorkloadHistory | None:

@@ -17,7 +17,13 @@ from typing import Any
 from properties.laws import law
 from properties.nodehistory import parse_time
 from properties.trace import TargetInfo, Trace, Violation
-from properties.workhistory import Snapshot, WorkloadHistory, controller_uid, history, owned_by
+from properties.workhistory import Snapshot, WorkloadHistory, controller_uid, owned_by
+from properties.workhistory import by_uid as _by_uid
+from properties.workhistory import deleting as _deleting
+from properties.workhistory import fresh as _fresh
+from properties.workhistory import name_of as _name
+from properties.workhistory import uid_of as _uid
+from properties.workhistory import violation as _violation
 from properties.workloadterms import (
     equal_ignore_hash,
     is_ready,
@@ -47,35 +53,9 @@ _ADOPT_TEST = (
 Obj = Mapping[str, Any]
 
 
-def _violation(trace: Trace, law_id: str, message: str, *objects: Any) -> Violation:
-    return Violation(law_id, message, trace.step_index, tuple(objects))
-
-
 def _key(obj: Obj) -> tuple[str, str]:
     m = obj.get("metadata") or {}
     return (str(m.get("namespace", "")), str(m.get("name", "")))
-
-
-def _name(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
-
-
-def _uid(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("uid", ""))
-
-
-def _fresh(trace: Trace) -> WorkloadHistory | None:
-    """The history when the newest step took a snapshot."""
-    h = history(trace)
-    if h.step != trace.step_index or h.snapshot is None:
-        return None
-    if not any(ex.op == "snapshot" for ex in trace.last_step):
-        return None
-    return h
-
-
-def _deleting(obj: Obj) -> bool:
-    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def _active(pod: Obj) -> bool:
@@ -107,10 +87,6 @@ def _available(pod: Obj, min_ready: int, now: float) -> bool:
 
 def _min_ready(d: Obj) -> int:
     return int((d.get("spec") or {}).get("minReadySeconds") or 0)
-
-
-def _by_uid(objects: Iterable[Obj]) -> dict[str, Obj]:
-    return {_uid(o): o for o in objects}
 
 
 def _observed(d: Obj) -> bool:
