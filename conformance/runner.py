@@ -22,6 +22,7 @@ from conformance.machines.base import Driver, LawViolated, TargetAborted
 from conformance.machines.nodes import NodesMachine
 from conformance.machines.runtime import LevelMachine, Session, bind
 from conformance.machines.scheduling import SchedulingMachine
+from conformance.machines.services import ServiceMachine
 from conformance.machines.store import StoreMachine
 from conformance.machines.workloads import WorkloadMachine
 from conformance.profiles import Profile, hypothesis_settings
@@ -48,6 +49,7 @@ LEVELS: dict[str, type[LevelMachine]] = {
     "nodes": NodesMachine,
     "scheduling": SchedulingMachine,
     "workloads": WorkloadMachine,
+    "services": ServiceMachine,
     "store": StoreMachine,
 }
 

@@ -13,6 +13,7 @@ there and stay.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from typing import Literal
 
@@ -97,23 +98,47 @@ def law(
 
 
 def laws_for(selector: str | None = None) -> list[Law]:
-    """Laws of a level (`api`), one law by id, or all when `selector` is None."""
+    """Laws of a level (`api`), one law by id, or all when `selector` is None.
+
+    In the order of `_MODULES`, and within a module in the order it declares them, whatever
+    order the modules happened to be imported in: the order decides which law a report names
+    first when several fail at one step.
+    """
     _load_all()
+    ordered = _in_order(LAWS.values())
     if selector is None:
-        return list(LAWS.values())
+        return ordered
     if selector in LAWS:
         return [LAWS[selector]]
-    found = [law for law in LAWS.values() if law.level == selector]
+    found = [law for law in ordered if law.level == selector]
     if not found:
         raise UnknownLaw(selector)
     return found
 
 
+#: The modules that declare laws, in the order their laws run.
+_MODULES = (
+    "properties.api",
+    "properties.nodes",
+    "properties.scheduling",
+    "properties.services",
+    "properties.store",
+    "properties.workload_churn",
+    "properties.workload_sets",
+    "properties.workloads",
+)
+
+
+def _in_order(laws: Iterable[Law]) -> list[Law]:
+    listed = list(laws)
+    rank = {m: i for i, m in enumerate(_MODULES)}
+    position = {id(law): i for i, law in enumerate(listed)}
+    return sorted(
+        listed,
+        key=lambda law: (rank.get(law.check.__module__, len(rank)), position[id(law)]),
+    )
+
+
 def _load_all() -> None:
-    # Importing a level's module registers its laws.
-    import properties.api
-    import properties.nodes
-    import properties.scheduling
-    import properties.store
-    import properties.workload_sets
-    import properties.workloads  # noqa: F401
+    for module in _MODULES:
+        importlib.import_module(module)

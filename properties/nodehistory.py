@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
 
+from properties.folds import TraceFold
 from properties.podconfig import values_of
-from properties.trace import Exchange, Trace
+from properties.trace import Exchange
 
 __all__ = ["NodesHistory", "Point", "history", "parse_time"]
 
@@ -132,26 +132,12 @@ class NodesHistory:
         return not any(a <= end + 1e-6 and b >= start - 1e-6 for a, b in m.downs)
 
 
-_MEMO: dict[int, tuple[weakref.ref[Trace], NodesHistory]] = {}
+def _fold_step(h: NodesHistory, exchanges: Any, step: int) -> NodesHistory:
+    return _fold(h, exchanges)
 
 
-def history(trace: Trace) -> NodesHistory:
-    """The history of `trace`, built from its predecessor's (memoised by identity)."""
-    hit = _MEMO.get(id(trace))
-    if hit is not None and hit[0]() is trace:
-        return hit[1]
-    before = trace.before
-    if before is None:
-        base = NodesHistory()
-        start = 0
-    else:
-        base = history(before)
-        start = trace.step_start
-    result = _fold(base, trace.exchanges[start:])
-    if len(_MEMO) > 4096:
-        _MEMO.clear()
-    _MEMO[id(trace)] = (weakref.ref(trace), result)
-    return result
+#: The history of a trace, built from its predecessor's (memoised by identity).
+history: TraceFold[NodesHistory] = TraceFold(NodesHistory, _fold_step)
 
 
 _DISTURBING = frozenset(

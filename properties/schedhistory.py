@@ -13,15 +13,15 @@ nodes history is.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 from pyrsistent import PMap, PSet, pmap, pset
 
+from properties.folds import TraceFold
 from properties.placement import NodeFacts, Placement, PodFacts
-from properties.trace import Exchange, ObjectKey, Trace, key_of
+from properties.trace import Exchange, ObjectKey, key_of
 
 __all__ = ["Binding", "SchedulingHistory", "Victim", "history", "placement_of"]
 
@@ -215,20 +215,5 @@ def _fold(h: SchedulingHistory, exchanges: Iterable[Exchange], step: int) -> Sch
     return folder.result()
 
 
-_MEMO: dict[int, tuple[weakref.ref[Trace], SchedulingHistory]] = {}
-
-
-def history(trace: Trace) -> SchedulingHistory:
-    """The history of `trace`, built from its predecessor's (memoised by identity)."""
-    hit = _MEMO.get(id(trace))
-    if hit is not None and hit[0]() is trace:
-        return hit[1]
-    before = trace.before
-    if before is None:
-        result = _fold(SchedulingHistory(), trace.exchanges, trace.step_index)
-    else:
-        result = _fold(history(before), trace.exchanges[trace.step_start :], trace.step_index)
-    if len(_MEMO) > 4096:
-        _MEMO.clear()
-    _MEMO[id(trace)] = (weakref.ref(trace), result)
-    return result
+#: The history of a trace, built from its predecessor's (memoised by identity).
+history: TraceFold[SchedulingHistory] = TraceFold(SchedulingHistory, _fold)

@@ -12,13 +12,13 @@ owned.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 from pyrsistent import PMap, PSet, pmap, pset
 
+from properties.folds import TraceFold
 from properties.nodehistory import parse_time
 from properties.trace import Exchange, Trace, Violation
 
@@ -293,9 +293,6 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
     )
 
 
-_MEMO: dict[int, tuple[weakref.ref[Trace], WorkloadHistory]] = {}
-
-
 def fresh(trace: Trace) -> WorkloadHistory | None:
     """The history, when the newest step took a snapshot (what a law judges)."""
     h = history(trace)
@@ -306,17 +303,5 @@ def fresh(trace: Trace) -> WorkloadHistory | None:
     return h
 
 
-def history(trace: Trace) -> WorkloadHistory:
-    """The history of `trace`, built from its predecessor's (memoised by identity)."""
-    hit = _MEMO.get(id(trace))
-    if hit is not None and hit[0]() is trace:
-        return hit[1]
-    before = trace.before
-    if before is None:
-        result = _fold(WorkloadHistory(), trace.exchanges, trace.step_index)
-    else:
-        result = _fold(history(before), trace.exchanges[trace.step_start :], trace.step_index)
-    if len(_MEMO) > 4096:
-        _MEMO.clear()
-    _MEMO[id(trace)] = (weakref.ref(trace), result)
-    return result
+#: The history of a trace, built from its predecessor's (memoised by identity).
+history: TraceFold[WorkloadHistory] = TraceFold(WorkloadHistory, _fold)

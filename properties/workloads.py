@@ -17,7 +17,13 @@ from typing import Any
 from properties.laws import law
 from properties.nodehistory import parse_time
 from properties.trace import TargetInfo, Trace, Violation
-from properties.workhistory import Snapshot, WorkloadHistory, controller_uid, owned_by
+from properties.workhistory import (
+    Snapshot,
+    WorkloadHistory,
+    controller_uid,
+    owned_by,
+    user_taint_effects,
+)
 from properties.workhistory import by_uid as _by_uid
 from properties.workhistory import deleting as _deleting
 from properties.workhistory import fresh as _fresh
@@ -144,6 +150,84 @@ def rollout_surge_bound(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
                 "workloads.rollout-surge-bound",
                 f"Deployment {_name(d)}'s ReplicaSets went from {earlier} to {total} replicas,"
                 f" above replicas + maxSurge = {replicas_of(d)} + {max_surge(d)}",
+                d,
+            )
+
+
+_DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+
+
+def _terminating(rs: Obj) -> int:
+    return int((rs.get("status") or {}).get("terminatingReplicas") or 0)
+
+
+def _scaled_by_user(snapshot: Snapshot, d: Obj) -> bool:
+    """Some active ReplicaSet still records another size: the step answers a scaling event."""
+    for rs in _sets_of(snapshot, d):
+        if replicas_of(rs) == 0:
+            continue
+        noted = ((rs.get("metadata") or {}).get("annotations") or {}).get(_DESIRED_REPLICAS)
+        if noted is not None and noted != str(replicas_of(d)):
+            return True
+    return False
+
+
+_NODE_OPS = frozenset({"node.down", "node.up", "node.partition", "node.heal", "node.remove"})
+
+
+def _evictions_possible(h: WorkloadHistory) -> bool:
+    """Pods may start terminating within the step for a reason no Deployment controls: a node
+    is (or was, during the step) down or cut off, or a user's NoExecute taint evicts."""
+    if h.down or h.partitioned or any(r.get("op") in _NODE_OPS for r in h.requests):
+        return True
+    assert h.snapshot is not None
+    return any("NoExecute" in user_taint_effects(n) for n in h.snapshot.of("Node"))
+
+
+@law(
+    "workloads.surge-counts-terminating",
+    "Under podReplacementPolicy TerminationComplete, a step in which a rolling Deployment"
+    " raises one of its ReplicaSets leaves Σ spec.replicas + Σ status.terminatingReplicas within"
+    " replicas + maxSurge, unless the step answers the Deployment being scaled.",
+    scope="strict",
+    kinds=_KINDS,
+    conformance=_ROLLOUT_TESTS,
+    bugs=("#95498", "KEP-3973"),
+)
+def surge_counts_terminating(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
+    """Strict: upstream's ReplicaSet controller counts the pods it deletes as terminating only on
+    its next sync, so for a moment a Deployment can surge over them; the reference counts them
+    in the pass that deletes them. Only the Deployment's own scale-ups are judged: not a
+    scaling event, not a lagging view of either controller, and not a step in which evictions
+    may start pods terminating after the scale-up."""
+    h = _fresh(trace)
+    if h is None or h.previous is None or h.lagged_this_step & {"deployment", "replicaset"}:
+        return
+    assert h.snapshot is not None
+    if _evictions_possible(h):
+        return
+    for d in _deployments(h):
+        spec = d.get("spec") or {}
+        if not is_rolling(d) or spec.get("podReplacementPolicy") != "TerminationComplete":
+            continue
+        old = _by_uid(h.previous.of("Deployment")).get(_uid(d))
+        if old is None or _scaled_by_user(h.previous, old):
+            continue
+        before = _by_uid(_sets_of(h.previous, old))
+        sets = [rs for rs in _sets_of(h.snapshot, d) if not _deleting(rs)]
+        raised = any(
+            replicas_of(rs) > (replicas_of(before[_uid(rs)]) if _uid(rs) in before else 0)
+            for rs in sets
+        )
+        total = sum(replicas_of(rs) + _terminating(rs) for rs in sets)
+        bound = replicas_of(d) + max_surge(d)
+        if raised and total > bound:
+            yield _violation(
+                trace,
+                "workloads.surge-counts-terminating",
+                f"Deployment {_name(d)} raised a ReplicaSet to {total} pods counting the"
+                f" terminating ones, above replicas + maxSurge = {replicas_of(d)} +"
+                f" {max_surge(d)}",
                 d,
             )
 

@@ -36,11 +36,14 @@ from reference.controllers import GarbageCollector, NamespaceController
 from reference.controllers.base import Controller, View
 from reference.controllers.daemonset import DaemonSetController
 from reference.controllers.deployment import DeploymentController
+from reference.controllers.endpoints import EndpointsController
+from reference.controllers.endpointslice import EndpointSliceController
 from reference.controllers.nodelifecycle import NodeLifecycleController
 from reference.controllers.podgc import PodGarbageCollector
 from reference.controllers.replicaset import ReplicaSetController
 from reference.controllers.statefulset import StatefulSetController
 from reference.controllers.tainteviction import TaintEvictionController
+from reference.dns import ClusterDns
 from reference.fleet import (
     FLEET_OPS,
     Fleet,
@@ -51,6 +54,7 @@ from reference.fleet import (
     run_kubelets,
 )
 from reference.kubelet import DEFAULT_KUBELET, KubeletPolicy
+from reference.proxy import KUBE_PROXY, KubeProxy, route
 from reference.scheduler import SchedulerController
 from reference.timefmt import format_time, normalize
 
@@ -66,9 +70,11 @@ CAPABILITIES = (
     "faults",
     "apps",
     "runtime",
+    "routing",
+    "dns",
 )
 #: Ops of the protocol that later parts of the reference will serve; answered 501 until then.
-NOT_YET = frozenset({"metrics.set", "route", "resolve"})
+NOT_YET = frozenset({"metrics.set"})
 _PROTOCOL_VERBS = frozenset(VERBS) - SYSTEM_ONLY
 
 
@@ -92,6 +98,9 @@ def _default_controllers() -> tuple[Controller, ...]:
         DaemonSetController(),
         StatefulSetController(),
         SchedulerController(),
+        EndpointsController(),
+        EndpointSliceController(),
+        KubeProxy(),
     )
 
 
@@ -102,6 +111,7 @@ class Components:
     api: ApiPolicy = DEFAULT_POLICY
     controllers: tuple[Controller, ...] = attrs.field(factory=_default_controllers)
     kubelet: KubeletPolicy = DEFAULT_KUBELET
+    dns: ClusterDns = attrs.field(factory=ClusterDns)
     name: str = "kubeprop-reference"
     #: The cluster makes the reference's own choices where Kubernetes leaves one (the
     #: `strict` capability); False when configured otherwise (another scheduler profile).
@@ -385,6 +395,11 @@ def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, di
         return _record(attrs.evolve(cluster, fleet=fleet, api=api, slots=slots)), {"ok": True}
     if op == "runtime":
         return cluster, {"ok": True, **observe(cluster.fleet)}
+    if op == "route":
+        return _route(cluster, request)
+    if op == "resolve":
+        answers = cluster.components.dns.resolve(cluster.api.store, request)
+        return cluster, {"ok": True, "answers": answers}
     if op == "controller.lag":
         name = _controller_name(cluster, request)
         lag = _seconds(request, "seconds")
@@ -393,7 +408,10 @@ def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, di
     if op == "controller.restart":
         name = _controller_name(cluster, request)
         controller = cluster.components.controller(name)
-        fresh = controller.initial_state()
+        # A controller may start differently after a restart than at boot (a mutant that
+        # does not relist); by default a restart is a boot.
+        restarted = getattr(controller, "restarted_state", None)
+        fresh = restarted(cluster.revision) if restarted else controller.initial_state()
         # A controller whose informers relist on start sees the store as it is, then lags.
         floor = cluster.revision if getattr(controller, "relists_on_restart", False) else 0
         slot = attrs.evolve(
@@ -401,6 +419,21 @@ def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, di
         )
         return attrs.evolve(cluster, slots=cluster.slots.set(name, slot)), {"ok": True}
     raise errors.not_implemented(op)
+
+
+def _route(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, dict[str, Any]]:
+    """Connections go by the rules the proxy last programmed; routing moves its rotation."""
+    proxy = next((c for c in cluster.components.controllers if c.name == KUBE_PROXY), None)
+    if not isinstance(proxy, KubeProxy):
+        raise errors.not_implemented("route")
+    slot = cluster.slots[KUBE_PROXY]
+    state, answer = route(
+        proxy, slot.state, cluster.api.store, request, cluster.now, cluster.fleet.machines
+    )
+    if state is slot.state:
+        return cluster, answer
+    slots = cluster.slots.set(KUBE_PROXY, attrs.evolve(slot, state=state))
+    return attrs.evolve(cluster, slots=slots), answer
 
 
 def _seconds(request: Mapping[str, Any], field: str) -> float:
@@ -429,6 +462,14 @@ def _controller_name(cluster: Cluster, request: Mapping[str, Any]) -> str:
     return name
 
 
+def _offered(components: Components, capability: str) -> bool:
+    if capability == "strict":
+        return components.strict
+    if capability == "routing":
+        return any(isinstance(c, KubeProxy) for c in components.controllers)
+    return True
+
+
 def _hello(cluster: Cluster, request: Mapping[str, Any]) -> dict[str, Any]:
     if request.get("protocol") != PROTOCOL_VERSION:
         raise errors.bad_request(
@@ -441,7 +482,7 @@ def _hello(cluster: Cluster, request: Mapping[str, Any]) -> dict[str, Any]:
         "name": cluster.components.name,
         "version": REFERENCE_VERSION,
         "kubernetesVersion": KUBERNETES_VERSION,
-        "capabilities": [c for c in CAPABILITIES if c != "strict" or cluster.components.strict],
+        "capabilities": [c for c in CAPABILITIES if _offered(cluster.components, c)],
         "kinds": sorted(KINDS),
         "parameters": dict(TIMING_PARAMETERS),
     }

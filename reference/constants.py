@@ -59,6 +59,15 @@ TERMINATED_POD_GC_THRESHOLD: Final = 12500
 POD_GC_QUARANTINE_SECONDS: Final = 40.0
 POD_GC_CHECK_PERIOD_SECONDS: Final = 20.0
 
+# kube-apiserver: Service allocation. --service-cluster-ip-range (this is kubeadm's default
+# serviceSubnet; IPv4 single stack) and --service-node-port-range (inclusive, the flag's default).
+SERVICE_CLUSTER_IP_RANGE: Final = "10.96.0.0/12"
+SERVICE_NODE_PORT_RANGE: Final = (30000, 32767)
+# The static band at the bottom of each range, min(max(MIN, size // STEP), MAX), as (MIN, STEP,
+# MAX): ipallocator's and portallocator's calculateRangeOffset (KEP-3070, KEP-3668).
+SERVICE_IP_RANGE_OFFSET: Final = (16, 16, 256)
+SERVICE_NODE_PORT_RANGE_OFFSET: Final = (16, 32, 128)
+
 # kubelet: node lease (nodeLeaseDurationSeconds).
 NODE_LEASE_DURATION_SECONDS: Final = 40
 

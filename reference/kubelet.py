@@ -18,21 +18,32 @@ its machine rebooted) is finished at once. Its final status is upstream's
 TerminatePod one (`podstatus.terminated_status`): always a terminal phase,
 so the object is then deleted with grace 0, as the status manager's
 `canBeDeleted` allows.
+
+Before it runs a pod for the first time the kubelet admits it (`admit`,
+upstream's predicate admit handler): the pods not admitted yet, oldest
+first, each against the node as the kubelet reads it and the pods it has
+admitted and not finished. A pod that does not fit is rejected: it turns
+Failed with upstream's reason and message and never runs. A pod counts as
+admitted once this machine holds anything of it (an address or a
+container), so a kubelet restart or a reboot does not admit its pods again;
+upstream admits every pod afresh then (docs/fidelity.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 from pyrsistent import PMap, pmap
 
+from properties.placement import NodeFacts, NodeUsage, Placement, PodFacts, node_ports_filter
 from properties.podconfig import ConfigError, Lookup, MountError, env_for, files_for
+from properties.scheduling_terms import pod_matches_node_affinity, untolerated_taints
 from reference import probes
 from reference.constants import TIMING_PARAMETERS
-from reference.podstatus import TERMINAL, ContainerView, PodView, pod_status
+from reference.podstatus import TERMINAL, ContainerView, PodView, pod_status, rejected_status
 from reference.runtime import (
     Apps,
     BackOff,
@@ -45,7 +56,7 @@ from reference.runtime import (
 )
 from reference.timefmt import format_time, normalize, parse_time
 
-__all__ = ["KubeletPolicy", "SyncResult", "restart_allowed", "sync"]
+__all__ = ["KubeletPolicy", "Rejection", "SyncResult", "admit", "restart_allowed", "sync"]
 
 EXIT_KILLED = 137
 #: A pod worker whose sync failed (an image pull) tries again this much later (backOffPeriod).
@@ -94,6 +105,9 @@ class KubeletPolicy:
     refresh_files: bool = True
     #: restartCount survives a kubelet restart (False: counted in kubelet memory).
     restart_count_survives_restart: bool = True
+    #: Resources admission leaves out of its fit check. Upstream's kubelet and scheduler share
+    #: noderesources.Fits, so a resource missing from it is missing from both (a mutant).
+    fit_ignores: frozenset[str] = frozenset()
 
 
 DEFAULT_KUBELET = KubeletPolicy()
@@ -125,6 +139,188 @@ def _next_backoff(
 
 def _expired(entry: BackOff, finished: float) -> bool:
     return finished - entry.updated > TIMING_PARAMETERS["crashLoopBackOffResetSeconds"]
+
+
+# -- admission -------------------------------------------------------------------------------------
+
+#: The OS of every simulated machine (upstream compares with the kubelet's runtime.GOOS).
+_OS = "linux"
+_OS_LABEL = "kubernetes.io/os"
+#: NodeResourcesFit checks these first, in this order, after the pod count; then the rest.
+_FIRST_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+
+@attrs.frozen
+class Rejection:
+    """Why the kubelet refuses a pod: upstream's PodAdmitResult reason and message."""
+
+    reason: str
+    message: str
+
+
+def _extended(resource: str) -> bool:
+    """v1helper.IsExtendedResourceName: namespaced outside kubernetes.io, not a quota name."""
+    return (
+        "/" in resource
+        and "kubernetes.io/" not in resource
+        and not resource.startswith("requests.")
+    )
+
+
+def _predicate(name: str, reason: str) -> Rejection:
+    """A PredicateFailureError: the reason is the plugin's name."""
+    return Rejection(name, f"Predicate {name} failed: {reason}")
+
+
+def _insufficient(resource: str, requested: int, used: int, capacity: int) -> Rejection:
+    """An InsufficientResourceError: reason OutOf<resource> (OutOfcpu, OutOfpods, ...)."""
+    return Rejection(
+        f"OutOf{resource}",
+        f"Node didn't have enough resource: {resource}, requested: {requested},"
+        f" used: {used}, capacity: {capacity}",
+    )
+
+
+def _resources(pod: PodFacts, node: NodeFacts, usage: NodeUsage) -> Rejection | None:
+    """noderesources.Fits as the kubelet calls it: the first resource that does not fit.
+
+    Requests of extended resources the node does not have at all are
+    dropped first (removeMissingExtendedResources).
+    """
+    allowed = node.allocatable.get("pods", 0)
+    if len(usage.pods) + 1 > allowed:
+        return _insufficient("pods", 1, len(usage.pods), allowed)
+    rest = sorted(r for r in pod.requests if r not in _FIRST_RESOURCES)
+    for resource in (*_FIRST_RESOURCES, *rest):
+        asked = pod.requests.get(resource, 0)
+        if asked <= 0 or (_extended(resource) and resource not in node.allocatable):
+            continue
+        capacity = node.allocatable.get(resource, 0)
+        used = usage.requested.get(resource, 0)
+        if asked > capacity - used:
+            return _insufficient(resource, asked, used, capacity)
+    return None
+
+
+def _os_mismatch(pod: Mapping[str, Any]) -> Rejection | None:
+    """The checks before generalFilter, which no preemption could help."""
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    if _OS_LABEL in labels and labels[_OS_LABEL] != _OS:
+        return Rejection(
+            "PodOSSelectorNodeLabelDoesNotMatch",
+            "Failed to admit pod as the `kubernetes.io/os` label doesn't match node label",
+        )
+    os_name = ((pod.get("spec") or {}).get("os") or {}).get("name")
+    if os_name is not None and os_name != _OS:
+        return Rejection(
+            "PodOSNotSupported", "Failed to admit pod as the OS field doesn't match node OS"
+        )
+    return None
+
+
+def admit(
+    pod: Mapping[str, Any], node: Mapping[str, Any], admitted: Sequence[Mapping[str, Any]]
+) -> Rejection | None:
+    """Whether the kubelet admits `pod` beside the `admitted` pods: None, or why not.
+
+    upstream's predicate admit handler (pkg/kubelet/lifecycle/predicate.go):
+    the pod's `kubernetes.io/os` label and `spec.os`, then generalFilter —
+    scheduler.AdmissionCheck (NodeResourcesFit, NodeAffinity with the
+    nodeSelector, NodeName, NodePorts) and the node's NoExecute taints —
+    of which the first failure is the answer. The other admit handlers
+    (eviction, sysctls, topology, shutdown) have nothing to refuse in a
+    simulated machine, and the critical-pod preemption that may follow a
+    resource failure is not modelled.
+    """
+    usage = NodeUsage()
+    for other in admitted:
+        usage = usage.plus(PodFacts.of(other))
+    facts = PodFacts.of(pod)
+    return _os_mismatch(pod) or _general_filter(pod, facts, node, NodeFacts.of(node), usage)
+
+
+def _general_filter(
+    pod: Mapping[str, Any],
+    facts: PodFacts,
+    node: Mapping[str, Any],
+    node_facts: NodeFacts,
+    usage: NodeUsage,
+) -> Rejection | None:
+    """generalFilter: AdmissionCheck's failures in its order, then the NoExecute taints."""
+    failure = _resources(facts, node_facts, usage)
+    if failure is not None:
+        return failure
+    if not pod_matches_node_affinity(pod, node):
+        return _predicate("NodeAffinity", "node(s) didn't match Pod's node affinity/selector")
+    if facts.node_name and facts.node_name != node_facts.name:
+        return _predicate("NodeName", "node(s) didn't match the requested node name")
+    placement = Placement((node_facts,), {node_facts.name: usage})
+    ports = node_ports_filter(facts, node_facts, placement)
+    if ports is not None:
+        return _predicate(ports.plugin, ports.reason)
+    if untolerated_taints(facts.tolerations, node_facts.taints, ("NoExecute",)):
+        return _predicate("TaintToleration", "node(s) had taints that the pod didn't tolerate")
+    return None
+
+
+def _created(pod: Mapping[str, Any]) -> float:
+    stamp = (pod.get("metadata") or {}).get("creationTimestamp")
+    return parse_time(stamp) if isinstance(stamp, str) and stamp else 0.0
+
+
+def _waiting(
+    machine: Machine, pods: Mapping[str, Mapping[str, Any]], present: set[str]
+) -> set[str]:
+    """The pods up for admission: bound to this node, not finished, not being deleted
+    (upstream skips a pod whose termination was requested), and nothing of them here yet."""
+    return {
+        uid
+        for uid, pod in pods.items()
+        if uid not in present
+        and (pod.get("spec") or {}).get("nodeName") == machine.name
+        and (pod.get("status") or {}).get("phase") not in TERMINAL
+        and not (pod.get("metadata") or {}).get("deletionTimestamp")
+    }
+
+
+def _admissions(
+    waiting: list[Mapping[str, Any]],
+    alive: list[Mapping[str, Any]],
+    node: Mapping[str, Any] | None,
+    now: float,
+    ignored: frozenset[str] = frozenset(),
+) -> dict[str, dict[str, Any]]:
+    """HandlePodAdditions: the rejected pods among the `waiting` ones, with their status.
+
+    They go oldest first (upstream sorts by creationTimestamp; ties by name
+    here), each against the `alive` admitted pods and those admitted before
+    it. A kubelet that cannot read its Node admits everything (upstream
+    falls back to the node it registered).
+    """
+    if node is None:
+        return {}
+    node_facts = NodeFacts.of(node)
+    usage = NodeUsage()
+    for other in alive:
+        usage = usage.plus(PodFacts.of(other))
+    rejected: dict[str, dict[str, Any]] = {}
+    ordered = sorted(
+        waiting,
+        key=lambda p: (_created(p), p["metadata"].get("namespace", ""), p["metadata"]["name"]),
+    )
+    for pod in ordered:
+        facts = PodFacts.of(pod)
+        if ignored:
+            kept = {r: q for r, q in facts.requests.items() if r not in ignored}
+            facts = attrs.evolve(facts, requests=kept)
+        rejection = _os_mismatch(pod) or _general_filter(pod, facts, node, node_facts, usage)
+        if rejection is None:
+            usage = usage.plus(facts)
+        else:
+            rejected[pod["metadata"]["uid"]] = rejected_status(
+                pod, rejection.reason, rejection.message, now
+            )
+    return rejected
 
 
 @attrs.define
@@ -474,11 +670,34 @@ def sync(
         for uid in [u for u in workers if u not in pods]:
             workers = workers.discard(uid)
         work.memory = attrs.evolve(work.memory, workers=workers)
-    for uid, pod in sorted(
+    present = set(work.pod_ips) | {k[0] for k in work.containers}
+    waiting = _waiting(machine, pods, present)
+    ordered = sorted(
         pods.items(),
         key=lambda e: (e[1]["metadata"].get("namespace", ""), e[1]["metadata"]["name"]),
-    ):
-        status = work.pod(pod)
+    )
+    statuses: dict[str, Mapping[str, Any]] = {}
+    for uid, pod in ordered:
+        if uid in waiting:
+            continue
+        if uid not in present and (pod.get("status") or {}).get("phase") in TERMINAL:
+            statuses[uid] = pod.get("status") or {}  # turned away before it ran here
+        else:
+            statuses[uid] = work.pod(pod)
+    if waiting:
+        running = {k[0] for k, i in work.containers.items() if i.state == "running"}
+        alive = [
+            pod
+            for uid, pod in ordered
+            if uid in present and (statuses[uid].get("phase") not in TERMINAL or uid in running)
+        ]
+        known = node if node is not None or lookup is None else lookup("Node", "", machine.name)
+        rejected = _admissions([pods[u] for u in waiting], alive, known, now, policy.fit_ignores)
+        for uid, pod in ordered:
+            if uid in waiting:
+                statuses[uid] = rejected[uid] if uid in rejected else work.pod(pod)
+    for uid, pod in ordered:
+        status = statuses[uid]
         if not connected or (pod.get("spec") or {}).get("nodeName") != machine.name:
             continue
         if status != pod.get("status"):

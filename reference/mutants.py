@@ -28,10 +28,14 @@ from reference.controllers import (
 )
 from reference.controllers.daemonset import DaemonSetController
 from reference.controllers.deployment import DeploymentController
+from reference.controllers.endpoints import EndpointsController
+from reference.controllers.endpointslice import EndpointSliceController
 from reference.controllers.garbagecollector import resolve_by_uid
 from reference.controllers.replicaset import ReplicaSetController
 from reference.controllers.statefulset import StatefulSetController
+from reference.dns import ClusterDns
 from reference.kubelet import DEFAULT_KUBELET
+from reference.proxy import KubeProxy
 from reference.scheduler import Profile, SchedulerConfig, SchedulerController
 from reference.store import Compare, DeleteRange, Event, RangeResult, Store, TxnResult
 
@@ -584,6 +588,18 @@ def _scheduler(**changes: Any) -> Callable[[], Components]:
     return _replacing(SchedulerController(**changes))
 
 
+def _fit_ignores(resource: str) -> Callable[[], Components]:
+    """Upstream's scheduler and kubelet share noderesources.Fits: a resource missing from it
+    is missing from both."""
+
+    def build() -> Components:
+        components = _scheduler(ignored_resources=frozenset({resource}))()
+        kubelet = attrs.evolve(components.kubelet, fit_ignores=frozenset({resource}))
+        return attrs.evolve(components, kubelet=kubelet)
+
+    return build
+
+
 def _profile(**changes: Any) -> Callable[[], Components]:
     return _scheduler(config=SchedulerConfig((attrs.evolve(Profile(), **changes),)))
 
@@ -635,9 +651,10 @@ _SCHEDULING_MUTANTS = (
         "fit-ignores-memory",
         "scheduling",
         "scheduling.runtime-within-capacity",
-        "NodeResourcesFit checks cpu, pod slots and extended resources but not memory",
+        "NodeResourcesFit, which the scheduler and the kubelet's admission share, checks cpu,"
+        " pod slots and extended resources but not memory",
         "kubeprop: a resource left out of the fit check",
-        _scheduler(ignored_resources=frozenset({"memory"})),
+        _fit_ignores("memory"),
     ),
     Mutant(
         "noschedule-taints-ignored",
@@ -704,6 +721,38 @@ _WORKLOAD_MUTANTS = (
         " leftover, so the shares overshoot replicas + maxSurge",
         "kubernetes#28145",
         _deployment(rounds_each_alone=True),
+        searchable=False,
+    ),
+    Mutant(
+        "surge-ignores-terminating",
+        "workloads",
+        "workloads.surge-counts-terminating",
+        "under podReplacementPolicy TerminationComplete the rolling step leaves terminating pods"
+        " out of the surge, so new pods start while old ones are still shutting down",
+        "kubernetes#95498",
+        _deployment(surge_ignores_terminating=True),
+        searchable=False,
+    ),
+    Mutant(
+        "scaling-leaves-stale-annotation",
+        "workloads",
+        "workloads.rollout-completes",
+        "a scaling event whose only active ReplicaSet already has the new size leaves its"
+        " desired-replicas annotation stale, so every later sync is a scaling event and the"
+        " rollout never resumes (1.34's behaviour)",
+        "kubernetes#138036",
+        _deployment(refreshes_stale_annotations=False),
+        searchable=False,
+    ),
+    Mutant(
+        "replicaset-replaces-rejected-at-once",
+        "workloads",
+        "workloads.failed-replacement-backoff",
+        "pods the kubelet rejects are replaced at the controller's next sync (a second later in"
+        " the reference), as upstream does, so a template no node admits makes Failed pods"
+        " every second",
+        "kubernetes#131116",
+        _replicaset(backs_off_failed=False),
         searchable=False,
     ),
     Mutant(
@@ -876,6 +925,146 @@ _SET_MUTANTS = (
     ),
 )
 MUTANTS.update({m.name: m for m in _SET_MUTANTS})
+
+
+def _endpoints(**changes: Any) -> Callable[[], Components]:
+    return _replacing(EndpointsController(**changes))
+
+
+def _slices(**changes: Any) -> Callable[[], Components]:
+    return _replacing(EndpointSliceController(**changes))
+
+
+def _proxy(**changes: Any) -> Callable[[], Components]:
+    return _replacing(KubeProxy(**changes))
+
+
+def _dns_with_not_ready() -> Components:
+    return Components(dns=ClusterDns(skips_not_ready=False))
+
+
+def _reused_node_ports() -> Components:
+    return Components(api=attrs.evolve(DEFAULT_POLICY, reuse_allocated_node_ports=True))
+
+
+_SERVICE_MUTANTS = (
+    Mutant(
+        "endpoints-keep-terminating",
+        "services",
+        "services.never-ready-while-terminating",
+        "the Endpoints controller keeps a terminating pod among the ready addresses while it"
+        " is Ready",
+        "kubernetes#54723",
+        _endpoints(keeps_terminating=True),
+        searchable=False,
+    ),
+    Mutant(
+        "endpointslices-keep-terminating",
+        "services",
+        "services.never-ready-while-terminating",
+        "the EndpointSlice controller marks a terminating, Ready pod ready",
+        "kubernetes#54723",
+        _slices(keeps_terminating=True),
+        searchable=False,
+    ),
+    Mutant(
+        "endpoints-ignore-named-ports",
+        "services",
+        "services.endpoints-match-pods",
+        "the Endpoints controller takes the Service's port number for a named targetPort"
+        " instead of looking the name up in each pod",
+        "SEMANTICS §7 (named target ports)",
+        _endpoints(resolves_named_ports=False),
+        searchable=False,
+    ),
+    Mutant(
+        "endpointslices-drop-terminating",
+        "services",
+        "services.slices-match-pods",
+        "EndpointSlices drop a pod once it starts terminating, as before the"
+        " EndpointSliceTerminatingCondition (KEP-1672), so nothing can fall back to it",
+        "KEP-1672",
+        _slices(includes_terminating=False),
+        searchable=False,
+    ),
+    Mutant(
+        "proxy-without-full-resync",
+        "services",
+        "services.refused-only-when-nothing-serves",
+        "the node proxy applies watched changes only and never relists, not even after a"
+        " restart, so a missed update leaves its rules stale for good",
+        "kubernetes#28674",
+        _proxy(no_full_resync=True),
+        searchable=False,
+    ),
+    Mutant(
+        "proxy-routes-to-not-ready",
+        "services",
+        "services.routes-reach-serving",
+        "the node proxy sends connections to every endpoint of a port, ready or not",
+        "projectcalico/calico#4952, kubernetes#106182",
+        _proxy(routes_not_ready=True),
+        searchable=False,
+    ),
+    Mutant(
+        "proxy-never-rotates",
+        "services",
+        "services.every-endpoint-reached",
+        "the node proxy sends every new connection to the first endpoint, as an iptables"
+        " probability chain whose first rule always matches would",
+        "SEMANTICS §7 (iptables probabilities)",
+        _proxy(balances=False),
+        searchable=False,
+    ),
+    Mutant(
+        "proxy-picks-at-random",
+        "services",
+        "services.round-robin",
+        "the node proxy picks endpoints at random, as upstream's iptables mode does: allowed"
+        " by Kubernetes, caught only by the strict round robin",
+        "SEMANTICS §7 (iptables mode)",
+        _proxy(random_choice=True),
+        searchable=False,
+    ),
+    Mutant(
+        "proxy-ignores-affinity",
+        "services",
+        "services.affinity-sticks",
+        "the node proxy ignores sessionAffinity ClientIP and balances every connection",
+        "SEMANTICS §7 (session affinity)",
+        _proxy(honours_affinity=False),
+        searchable=False,
+    ),
+    Mutant(
+        "affinity-never-expires",
+        "services",
+        "services.affinity-expires",
+        "ClientIP affinity entries never expire, an iptables `recent` match without `--seconds`",
+        "kubernetes#107398",
+        _proxy(affinity_ignores_timeout=True),
+        searchable=False,
+    ),
+    Mutant(
+        "node-port-reused",
+        "services",
+        "services.addresses-unique-and-stable",
+        "the node-port allocator hands out a port another Service already holds",
+        "kubernetes#44098",
+        _reused_node_ports,
+        searchable=False,
+    ),
+    Mutant(
+        "dns-answers-not-ready",
+        "services",
+        "services.dns-matches-services",
+        "cluster DNS answers a headless Service's name with every endpoint of its slices,"
+        " ready or not",
+        "kubernetes/dns specification §2.4 (ready endpoints)",
+        _dns_with_not_ready,
+        searchable=False,
+    ),
+)
+MUTANTS.update({m.name: m for m in _SERVICE_MUTANTS})
 
 
 def components_for(mutant: str | None) -> Components:

@@ -11,6 +11,10 @@ Once a deleted pod has nothing left running, its status is the final one of
 upstream's `status_manager.TerminatePod` (Q1, Q11): containers that never
 ran are reported Terminated (137, ContainerStatusUnknown) and a phase still
 Pending or Running becomes Failed, so that the kubelet can delete the object.
+
+A pod the kubelet refuses to admit gets upstream's `rejectPod` status
+(`rejected_status`): Failed, with the admission's reason and message, and
+nothing else the kubelet owns.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ __all__ = [
     "container_status",
     "phase",
     "pod_status",
+    "rejected_status",
     "terminated_status",
 ]
 
@@ -324,3 +329,29 @@ def terminated_status(pod: Mapping[str, Any], status: Mapping[str, Any]) -> dict
     if final.get("phase") not in TERMINAL:
         final["phase"] = "Failed"
     return final
+
+
+def rejected_status(
+    pod: Mapping[str, Any], reason: str, message: str, now: float
+) -> dict[str, Any]:
+    """upstream `kubelet.rejectPod` as the status manager writes it.
+
+    The status set is only {phase Failed, reason, "Pod was rejected: " +
+    message, qosClass}; the status manager stamps startTime (the pod had
+    none) and, merging with the API's status, drops the conditions the
+    kubelet owns (PodScheduled among them) and keeps the others.
+    """
+    previous = pod.get("status") or {}
+    status: dict[str, Any] = {
+        "phase": "Failed",
+        "reason": reason,
+        "message": f"Pod was rejected: {message}",
+        "startTime": previous.get("startTime") or format_time(now),
+    }
+    kept = [dict(c) for c in previous.get("conditions") or () if c.get("type") not in _OWNED]
+    if kept:
+        status["conditions"] = kept
+    for field in ("qosClass", "nominatedNodeName"):
+        if previous.get(field):
+            status[field] = previous[field]
+    return status

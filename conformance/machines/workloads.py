@@ -36,14 +36,17 @@ DEPLOYMENTS = ("d1", "d2")
 REPLICA_SET = "r1"
 OWNERS = (*DEPLOYMENTS, REPLICA_SET, "ds1", "web")
 IMAGES = ("registry.example/app:v1", "registry.example/app:v2", "registry.example/app:v3")
-#: (strategy, maxSurge, maxUnavailable) — upstream's defaults, both fence posts, Recreate.
-STRATEGIES: tuple[tuple[str, Any, Any], ...] = (
-    ("RollingUpdate", "25%", "25%"),
-    ("RollingUpdate", 1, 0),
-    ("RollingUpdate", 0, 1),
-    ("RollingUpdate", 2, 1),
-    ("RollingUpdate", "50%", "50%"),
-    ("Recreate", None, None),
+#: (strategy, maxSurge, maxUnavailable, podReplacementPolicy) — upstream's defaults, both fence
+#: posts, Recreate, and KEP-3973's TerminationComplete, which counts terminating pods in the surge.
+STRATEGIES: tuple[tuple[str, Any, Any, str | None], ...] = (
+    ("RollingUpdate", "25%", "25%", None),
+    ("RollingUpdate", 1, 0, None),
+    ("RollingUpdate", 0, 1, None),
+    ("RollingUpdate", 2, 1, None),
+    ("RollingUpdate", "50%", "50%", None),
+    ("Recreate", None, None, None),
+    ("RollingUpdate", 1, 0, "TerminationComplete"),
+    ("RollingUpdate", "25%", "25%", "TerminationComplete"),
 )
 CONTROLLERS = ("deployment", "replicaset")
 ANNOTATIONS_NOT_ROLLED_BACK = frozenset(
@@ -76,10 +79,18 @@ def pod_template(app: str, image: str) -> dict[str, Any]:
     }
 
 
-def _strategy(kind: str, surge: Any, unavailable: Any) -> dict[str, Any]:
+def _set_strategy(spec: dict[str, Any], strategy: int) -> None:
+    """The strategy and the podReplacementPolicy that goes with it (absent: TerminationStarted)."""
+    kind, surge, unavailable, policy = STRATEGIES[strategy]
     if kind == "Recreate":
-        return {"type": "Recreate"}
-    return {"type": kind, "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}
+        spec["strategy"] = {"type": "Recreate"}
+    else:
+        rolling = {"maxSurge": surge, "maxUnavailable": unavailable}
+        spec["strategy"] = {"type": kind, "rollingUpdate": rolling}
+    if policy is None:
+        spec.pop("podReplacementPolicy", None)
+    else:
+        spec["podReplacementPolicy"] = policy
 
 
 def deployment_manifest(
@@ -90,18 +101,19 @@ def deployment_manifest(
     history: int,
     image: str,
 ) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "replicas": replicas,
+        "selector": {"matchLabels": {"app": name}},
+        "minReadySeconds": min_ready,
+        "revisionHistoryLimit": history,
+        "template": pod_template(name, image),
+    }
+    _set_strategy(spec, strategy)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "strategy": _strategy(*STRATEGIES[strategy]),
-            "minReadySeconds": min_ready,
-            "revisionHistoryLimit": history,
-            "template": pod_template(name, image),
-        },
+        "spec": spec,
     }
 
 
@@ -171,7 +183,7 @@ class WorkloadActions(PodActions, SetActions):
     @action
     def set_strategy(self, name: str, strategy: int, wait: float = 0) -> None:
         def edit(d: dict[str, Any]) -> None:
-            d["spec"]["strategy"] = _strategy(*STRATEGIES[strategy])
+            _set_strategy(d["spec"], strategy)
 
         self._edit("Deployment", name, edit)
         self._then_wait(wait)
@@ -272,6 +284,27 @@ class WorkloadActions(PodActions, SetActions):
             "spec": template["spec"],
         }
         self.send({"op": "create", "object": pod})
+        self._then_wait(wait)
+
+    @action
+    def create_pinned_replicaset(self, replicas: int, wait: float = 0) -> None:
+        """`r2`: pinned to n1 by spec.nodeName and asking for a label no node has, the shape of
+        kubernetes#131116 and #72593: n1's kubelet rejects every pod (NodeAffinity). An action
+        without a rule: a ReplicaSet that can never run would fail the liveness laws."""
+        template = pod_template("r2", IMAGES[0])
+        template["spec"]["nodeName"] = NODES[0]
+        template["spec"]["nodeSelector"] = {"example.com/never": "true"}
+        manifest = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": "r2", "namespace": NAMESPACE},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "r2"}},
+                "template": template,
+            },
+        }
+        self.send({"op": "create", "object": manifest})
         self._then_wait(wait)
 
     # -- picking pods ------------------------------------------------------------------------------

@@ -449,13 +449,7 @@ def _default_service(service: _Json) -> None:
         cluster_ip = spec.get("clusterIP")
         if isinstance(cluster_ip, str) and cluster_ip and not spec.get("clusterIPs"):
             spec["clusterIPs"] = [cluster_ip]
-        if spec.get("ipFamilyPolicy") is None:
-            families = spec.get("ipFamilies")
-            ips = spec.get("clusterIPs")
-            dual = (isinstance(families, list) and len(families) == 2) or (
-                isinstance(ips, list) and len(ips) == 2
-            )
-            spec["ipFamilyPolicy"] = "RequireDualStack" if dual else "SingleStack"
+        # ipFamilyPolicy and ipFamilies are the allocator's (reference/api/service_allocation.py).
 
 
 def _default_endpoints(endpoints: _Json) -> None:

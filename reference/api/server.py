@@ -23,6 +23,13 @@ from reference.api.defaults import apply_defaults
 from reference.api.errors import ApiError, Cause
 from reference.api.kinds import KINDS, Kind, kind_of_key
 from reference.api.patch import merge_patch
+from reference.api.service_allocation import (
+    Draw,
+    Held,
+    allocate_on_create,
+    allocate_on_update,
+    held_by,
+)
 from reference.api.validation import validate
 from reference.constants import (
     FINALIZER_FOREGROUND,
@@ -126,6 +133,8 @@ class ApiPolicy:
     list_honors_namespace: bool = True
     #: A binding of a pod already assigned is refused (False: it moves the pod).
     bind_refuses_assigned: bool = True
+    #: A dynamic NodePort allocation hands out a port another Service holds (kubernetes#44098).
+    reuse_allocated_node_ports: bool = False
 
 
 DEFAULT_POLICY = ApiPolicy()
@@ -339,6 +348,22 @@ def _uid(seed: int, serial: int) -> str:
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
+def _service_draw(seed: int, serial: int) -> Draw:
+    """The randomness of one Service write's allocations, a function of the seed and a serial."""
+
+    def draw(purpose: str) -> int:
+        return int.from_bytes(_digest(seed, serial, f"service/{purpose}")[:8], "big")
+
+    return draw
+
+
+def _services_held(api: ApiState, excluding: str | None = None) -> Held:
+    """What the stored Services hold (but the one at `excluding`): the allocators' state."""
+    prefix = KINDS["Service"].prefix()
+    kvs = api.store.range(prefix, prefix_end(prefix)).kvs
+    return held_by(decode_all([kv.value for kv in kvs if kv.key != excluding]))
+
+
 def _name_suffix(seed: int, serial: int) -> str:
     digest = _digest(seed, serial, "name")
     alphabet = GENERATE_NAME_SUFFIX_ALPHABET
@@ -479,6 +504,13 @@ def _create(
     if kind.name == "Pod":  # mutating admission, before validation, in upstream's order
         obj = admit_priority(obj, _priority_classes(api), admission_name)
         obj = add_default_tolerations(obj)
+    if kind.name == "Service":  # the storage's BeginCreate allocates before validation
+        obj = allocate_on_create(
+            obj,
+            _services_held(api),
+            _service_draw(api.seed, serial + 1),
+            reuse_node_ports=policy.reuse_allocated_node_ports,
+        )
     causes = policy.validate(kind.name, obj, None)
     if causes:
         raise errors.invalid(kind.name, name, causes)
@@ -692,11 +724,20 @@ def _write(
             f" UID in object meta: {old['metadata']['uid']}",
         )
     new = _merge_for_update(kind, old, sent, subresource, policy)
+    allocated = False
     if subresource == "main":
         new = apply_defaults(kind.name, new)
         if kind.name == "Pod":  # both plugins admit Update too
             new = keep_priority(new, old)
             new = add_default_tolerations(new)
+        if kind.name == "Service":  # BeginUpdate, then PrepareForUpdate, then validation
+            new, allocated = allocate_on_update(
+                new,
+                old,
+                _services_held(api, excluding=key),
+                _service_draw(api.seed, api.serial + 1),
+                reuse_node_ports=policy.reuse_allocated_node_ports,
+            )
     causes = policy.validate(kind.name, new, old)
     causes += _finalizer_causes(old, new, policy)
     if subresource == "main" and not old["metadata"].get("deletionTimestamp"):
@@ -718,6 +759,8 @@ def _write(
         new["metadata"]["generation"] = old["metadata"].get("generation", 0) + 1
     if new == old:
         return api, {"ok": True, "object": read_object(kv, policy)}
+    if allocated:
+        api = attrs.evolve(api, serial=api.serial + 1)
     meta = new["metadata"]
     if (
         meta.get("deletionTimestamp")

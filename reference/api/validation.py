@@ -1744,7 +1744,14 @@ def _validate_deployment(
         errs.invalid(
             "spec.progressDeadlineSeconds", deadline, "must be greater than minReadySeconds"
         )
+    policy = spec.get("podReplacementPolicy")
+    if policy is not None and policy not in _POD_REPLACEMENT_POLICIES:
+        errs.not_supported("spec.podReplacementPolicy", policy, _POD_REPLACEMENT_POLICIES)
     _selector_immutable(errs, deployment, old)
+
+
+#: KEP-3973's DeploymentPodReplacementPolicy values (alpha in 1.34; the reference keeps the field).
+_POD_REPLACEMENT_POLICIES = ("TerminationStarted", "TerminationComplete")
 
 
 def _validate_daemon_set(

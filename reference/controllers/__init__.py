@@ -3,6 +3,8 @@
 from reference.controllers.base import Controller, Reconcile, View
 from reference.controllers.daemonset import DaemonSetController
 from reference.controllers.deployment import DeploymentController
+from reference.controllers.endpoints import EndpointsController
+from reference.controllers.endpointslice import EndpointSliceController
 from reference.controllers.garbagecollector import GarbageCollector
 from reference.controllers.namespace import NamespaceController
 from reference.controllers.nodelifecycle import NodeLifecycleController
@@ -15,6 +17,8 @@ __all__ = [
     "Controller",
     "DaemonSetController",
     "DeploymentController",
+    "EndpointSliceController",
+    "EndpointsController",
     "GarbageCollector",
     "NamespaceController",
     "NodeLifecycleController",

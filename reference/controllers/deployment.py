@@ -204,6 +204,11 @@ class DeploymentController:
     rounds_each_alone: bool = False
     #: Leave terminating pods out of the surge even under TerminationComplete (#95498).
     surge_ignores_terminating: bool = False
+    #: When the only active ReplicaSet already has the Deployment's size, still bring its
+    #: desired-replicas annotation up to date. 1.34 returns early and the stale annotation makes
+    #: every later sync a scaling event, so the rollout never resumes (the fix of the open
+    #: kubernetes#138036 / #138840; False is 1.34's behaviour, a mutant).
+    refreshes_stale_annotations: bool = True
     #: Give a ReplicaSet that becomes new again (a rollback) a fresh, highest revision.
     renumbers_on_rollback: bool = True
     #: Honour spec.paused (False: a paused Deployment still rolls out).
@@ -398,7 +403,7 @@ class DeploymentController:
     ) -> None:
         target = _active_or_latest(new, old)
         if target is not None:
-            if replicas_of(target) != replicas_of(d):
+            if replicas_of(target) != replicas_of(d) or self.refreshes_stale_annotations:
                 plan.scale(target, replicas_of(d), d)
             return
         if _saturated(d, new):

@@ -11,11 +11,24 @@ the ReplicaFailure condition when requests were refused.
 A refused create or delete makes the ReplicaSet wait out upstream's
 workqueue back-off (5 ms doubling to 1000 s) before it tries again, instead
 of retrying at the same instant.
+
+Pods that end Failed (a kubelet rejected them) hold back the ReplicaSet's
+next creations: the reference's own choice, where upstream replaces them at
+once and a template that can never be admitted makes thousands of Failed
+pods a minute (kubernetes#131116, #72593; PR #130411 proposed a back-off
+and was closed). The delay follows the kubelet's crash-loop back-off,
+counted over the creation seconds of the ReplicaSet's Failed pods (and of
+those a taint evicted before they started): `creations_open_at`. It is
+derived from the pods, not remembered, so a restarted or lagging controller
+keeps it, and a template that can never be admitted adds one batch of
+Failed pods at the delays 10, 20, 40, 80, 160, then every 300 seconds,
+instead of making the control loop diverge.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from collections import defaultdict
@@ -25,6 +38,7 @@ from typing import Any, ClassVar
 import attrs
 from pyrsistent import PMap, pmap
 
+from reference.constants import TIMING_PARAMETERS
 from reference.controllers.base import Reconcile, View
 from reference.controllers.workload import (
     Expectations,
@@ -42,7 +56,16 @@ from reference.controllers.workload import (
 from reference.objects import deleting, labels, meta
 from reference.timefmt import normalize, parse_time
 
-__all__ = ["BURST_REPLICAS", "POD_DELETION_COST", "ReplicaSetController", "ReplicaSetState"]
+__all__ = [
+    "BURST_REPLICAS",
+    "FAILED_POD_BACKOFF_INITIAL",
+    "FAILED_POD_BACKOFF_MAX",
+    "FAILED_POD_BACKOFF_RESET",
+    "POD_DELETION_COST",
+    "ReplicaSetController",
+    "ReplicaSetState",
+    "creations_open_at",
+]
 
 #: replicaset.BurstReplicas: creations or deletions in one sync.
 BURST_REPLICAS = 500
@@ -52,6 +75,16 @@ POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 _BASE_DELAY = 0.005
 _MAX_DELAY = 1000.0
 _PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
+#: The reference's back-off for creating pods after some ended Failed: the kubelet's
+#: crash-loop back-off (10 s doubling to 300 s, forgotten after 600 s without a failure), the
+#: delays users already know for a pod that cannot start.
+FAILED_POD_BACKOFF_INITIAL = float(TIMING_PARAMETERS["crashLoopBackOffInitialSeconds"])
+FAILED_POD_BACKOFF_MAX = float(TIMING_PARAMETERS["crashLoopBackOffMaxSeconds"])
+FAILED_POD_BACKOFF_RESET = float(TIMING_PARAMETERS["crashLoopBackOffResetSeconds"])
+#: Without the back-off (the mutant), the next creation after a failure waits only this long:
+#: upstream's loop through the API, the kubelet and the informers takes about as much, and a
+#: creation at the very instant of the failure would never let the reference's instant end.
+HOT_LOOP_PERIOD = 1.0
 
 
 @attrs.frozen
@@ -87,6 +120,9 @@ class ReplicaSetController:
     level_triggered: bool = True
     #: Count terminating pods as active (a mutant: pods stuck terminating are never replaced).
     counts_terminating: bool = False
+    #: Back off creating pods after some ended Failed (False: replace them at the next sync,
+    #: as upstream, the #131116 mutant).
+    backs_off_failed: bool = True
 
     @property
     def reads_answers(self) -> bool:
@@ -146,11 +182,19 @@ class ReplicaSetController:
             waiting = retry is not None and now < retry.at
             synced = not self.uses_expectations or expectations.satisfied(uid, view.revision, now)
             edge = self.level_triggered or _spec_changed(rs)
+            deleted: set[str] = set()
             if synced and not waiting and not deleting(rs) and edge:
-                send(uid, self._manage(rs, claimed.owned, sets, pods, now))
+                opens = self._creations_open_at(uid, pods)
+                held = opens is not None and now < opens
+                managed = self._manage(rs, claimed.owned, sets, pods, now, held)
+                if opens is not None and held and _short(rs, claimed.owned):
+                    wakes.append(opens)
+                deleted = {str(w["name"]) for w in managed if w["op"] == "delete"}
+                send(uid, managed)
             if retry is not None and waiting:
                 wakes.append(retry.at)
-            status = _status(rs, claimed.owned, pods, now, failed, uid in retries)
+            leaving = sum(1 for p in claimed.owned if meta(p)["name"] in deleted and _graceful(p))
+            status = _status(rs, claimed.owned, pods, now, failed, uid in retries, leaving)
             text = json.dumps(status, sort_keys=True)
             if status != (rs.get("status") or {}) and written.get(uid) != text:
                 send("", [status_write("ReplicaSet", rs, status)])
@@ -164,12 +208,37 @@ class ReplicaSetController:
         state = ReplicaSetState(expectations, retries, written)
         return Reconcile(tuple(writes), state, min(wakes) if wakes else None)
 
+    def _creations_open_at(self, uid: str, pods: Sequence[Obj]) -> float | None:
+        """When this ReplicaSet may next create pods, given those turned away (None: no hold)."""
+        stamps = [
+            created
+            for p in pods
+            if (ref := controller_ref(p)) is not None
+            and ref.get("uid") == uid
+            and _turned_away(p)
+            and (created := _created(p)) is not None
+        ]
+        if not self.backs_off_failed:
+            return normalize(max(stamps) + HOT_LOOP_PERIOD) if stamps else None
+        return creations_open_at(stamps)
+
     def _manage(
-        self, rs: Obj, owned: Sequence[Obj], sets: Sequence[Obj], pods: Sequence[Obj], now: float
+        self,
+        rs: Obj,
+        owned: Sequence[Obj],
+        sets: Sequence[Obj],
+        pods: Sequence[Obj],
+        now: float,
+        held: bool = False,
     ) -> list[dict[str, Any]]:
-        """manageReplicas: the creations or deletions that bring the active pods to spec."""
+        """manageReplicas: the creations or deletions that bring the active pods to spec.
+
+        While `held` (the Failed-pod back-off), it creates nothing.
+        """
         spec = rs.get("spec") or {}
         diff = len(owned) - int(spec.get("replicas", 1))
+        if diff < 0 and held:
+            return []
         if diff < 0:
             template = spec.get("template") or {}
             n = min(-diff, self.burst_replicas)
@@ -184,8 +253,71 @@ class ReplicaSetController:
         return []
 
 
+def creations_open_at(
+    stamps: Sequence[float],
+    initial: float = FAILED_POD_BACKOFF_INITIAL,
+    cap: float = FAILED_POD_BACKOFF_MAX,
+    reset: float = FAILED_POD_BACKOFF_RESET,
+) -> float | None:
+    """When a ReplicaSet may create pods again, from the creation times of its Failed pods.
+
+    The distinct creation seconds (creationTimestamp is whole seconds) form
+    chains: a second more than `reset` after the one before starts a new
+    chain. The n-th second of the last chain holds creations back for
+    min(initial * 2^(n-1), cap) seconds after it, as the kubelet's crash-loop
+    back-off grows with each crash and is forgotten after `reset` seconds of
+    quiet. None when no pod has failed. Pods that failed long after they
+    were created (a node cut off at the time) count at their creation, which
+    only lengthens the hold.
+    """
+    if not stamps:
+        return None
+    seconds = sorted(set(stamps))
+    level = 1
+    for before, after in itertools.pairwise(seconds):
+        level = min(level + 1, 64) if after - before <= reset else 1
+    return normalize(seconds[-1] + min(initial * 2 ** (level - 1), cap))
+
+
+def _turned_away(pod: Obj) -> bool:
+    """A pod that counts toward the back-off: Failed (and not going away), or evicted for a
+    NoExecute taint before any container started.
+
+    The second kind is the same loop one step earlier: a pod bound to a
+    tainted node whose kubelet is down or cut off is evicted by the taint
+    manager, not rejected, and stays terminating there; without it, a
+    template pinned to such a node would be re-created at the very instant
+    of each eviction (kubernetes#76370).
+    """
+    status = pod.get("status") or {}
+    if not deleting(pod):
+        return status.get("phase") == "Failed"
+    evicted = any(
+        c.get("type") == "DisruptionTarget"
+        and c.get("status") == "True"
+        and c.get("reason") == "DeletionByTaintManager"
+        for c in status.get("conditions") or ()
+    )
+    return evicted and not any(
+        "running" in (s.get("state") or {})
+        or "terminated" in (s.get("state") or {})
+        or "terminated" in (s.get("lastState") or {})
+        for s in status.get("containerStatuses") or ()
+    )
+
+
+def _short(rs: Obj, owned: Sequence[Obj]) -> bool:
+    """The ReplicaSet has fewer active pods than it wants: it would create."""
+    return len(owned) < int((rs.get("spec") or {}).get("replicas", 1))
+
+
 def _alive(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def _graceful(pod: Obj) -> bool:
+    """A delete leaves this pod terminating: it is bound and not finished (else it goes at once)."""
+    return bool((pod.get("spec") or {}).get("nodeName")) and _alive(pod)
 
 
 def _spec_changed(rs: Obj) -> bool:
@@ -328,13 +460,21 @@ def _status(
     now: float,
     failed: Sequence[Mapping[str, Any]],
     failing: bool,
+    leaving: int = 0,
 ) -> dict[str, Any]:
-    """calculateStatus over the claimed active pods, with the terminating ones counted apart."""
+    """calculateStatus over the claimed active pods, with the terminating ones counted apart.
+
+    `leaving` counts the pods this very pass deletes gracefully. Upstream
+    counts them terminating only on its next sync, so for one pass a
+    Deployment under TerminationComplete can surge over them; the reference
+    counts them at once (docs/fidelity.md), which is what
+    `workloads.surge-counts-terminating` (strict) holds it to.
+    """
     spec = rs.get("spec") or {}
     min_ready = int(spec.get("minReadySeconds") or 0)
     template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     uid = meta(rs)["uid"]
-    terminating = sum(
+    terminating = leaving + sum(
         1
         for p in pods
         if deleting(p)

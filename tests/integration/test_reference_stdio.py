@@ -236,7 +236,7 @@ def test_a_session_answers_as_the_in_process_reference(kubeprop_argv: list[str])
     assert expected[10]["status"]["code"] == 409
     assert expected[14]["status"]["code"] == 404
     assert expected[17]["events"] and expected[18]["events"]
-    assert expected[21]["status"]["code"] == 501
+    assert expected[21]["status"]["code"] == 404
 
     answers = serve(kubeprop_argv, [line({"id": n, **r}) for n, r in enumerate(requests, 1)])
     assert [a.pop("id") for a in answers] == list(range(1, len(requests) + 1))

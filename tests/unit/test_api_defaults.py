@@ -304,7 +304,7 @@ def test_service_defaults() -> None:
     assert spec["type"] == "ClusterIP"
     assert spec["sessionAffinity"] == "None"
     assert spec["internalTrafficPolicy"] == "Cluster"
-    assert spec["ipFamilyPolicy"] == "SingleStack"
+    assert "ipFamilyPolicy" not in spec  # the allocator's, not defaulting's
     assert spec["ports"][0] == {"port": 80, "protocol": "TCP", "targetPort": 80}
     assert spec["ports"][1]["targetPort"] == "dns"
     assert "clusterIP" not in spec and "clusterIPs" not in spec
@@ -353,11 +353,6 @@ def test_service_session_affinity_config() -> None:
 def test_service_cluster_ip_seeds_cluster_ips() -> None:
     headless = apply_defaults("Service", {"metadata": _meta("h"), "spec": {"clusterIP": "None"}})
     assert headless["spec"]["clusterIPs"] == ["None"]
-    dual = apply_defaults(
-        "Service",
-        {"metadata": _meta("d"), "spec": {"ports": [{"port": 80}], "ipFamilies": ["IPv4", "IPv6"]}},
-    )
-    assert dual["spec"]["ipFamilyPolicy"] == "RequireDualStack"
 
 
 def test_endpoints_and_endpoint_slice_port_defaults() -> None:

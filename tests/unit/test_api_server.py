@@ -1068,7 +1068,7 @@ REFUSALS: list[tuple[dict[str, Any], int]] = [
             "client": "1.2.3.4",
             "count": 1,
         },
-        501,
+        404,
     ),
     ({"op": "status", "object": configmap("b")}, 501),
     ({"op": "finalize", "object": namespace("team")}, 501),
@@ -1098,10 +1098,15 @@ def test_unknown_kind_is_not_found(cluster: Cluster, op: str) -> None:
     refused(cluster, request, 404, "NotFound")
 
 
-@pytest.mark.parametrize("op", ["metrics.set", "route", "resolve"])
+@pytest.mark.parametrize("op", ["metrics.set"])
 def test_ops_of_later_issues_are_not_implemented(cluster: Cluster, op: str) -> None:
     status = refused(cluster, {"op": op, "name": "n1"}, 501, "NotImplemented")
     assert op in status["message"]
+
+
+@pytest.mark.parametrize("op", ["route", "resolve"])
+def test_malformed_observations_are_refused_naming_the_problem(cluster: Cluster, op: str) -> None:
+    refused(cluster, {"op": op, "name": "n1"}, 400, "BadRequest")
 
 
 def test_hello_speaks_protocol_one_only(cluster: Cluster) -> None:

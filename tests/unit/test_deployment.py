@@ -734,14 +734,67 @@ def _replacing_slowly(controller: DeploymentController) -> list[tuple[int, int, 
 
 def test_surge_counts_terminating_pods_under_termination_complete() -> None:
     samples = _replacing_slowly(DeploymentController())
-    # Two old pods still terminating use up the surge: the new RS waits at 2.
-    assert samples[3:] == [(4, 2, {"img:1": 2, "img:2": 2})] * 3
+    # The old pod still terminating uses up the surge: the new RS waits at 1 while it goes.
+    assert samples[1:] == [(4, 1, {"img:1": 3, "img:2": 1})] * 5
 
 
 def test_mutant_surging_past_terminating_pods_95498() -> None:
     samples = _replacing_slowly(DeploymentController(surge_ignores_terminating=True))
+    assert samples[1] == (5, 1, {"img:1": 3, "img:2": 2})
     assert samples[3] == (5, 2, {"img:1": 2, "img:2": 3})
     assert max(live + gone for live, gone, _ in samples) == 8  # 4 + 1 allowed
+
+
+def test_the_replicaset_counts_the_pods_it_deletes_as_terminating_in_the_same_pass() -> None:
+    """The reference's choice behind the strict `workloads.surge-counts-terminating`: after every
+    step Σ spec.replicas + Σ terminatingReplicas stays within replicas + maxSurge."""
+    d = deployment(4, strategy=strategy(1, 0), podReplacementPolicy="TerminationComplete")
+    d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 30
+    c = settle(create(cluster(), d))
+    c = set_image(c, "img:2")
+    for _ in range(150):
+        c = advance(c, 1)
+        sets = replica_sets(c)
+        gone = sum(rs.get("status", {}).get("terminatingReplicas", 0) for rs in sets)
+        assert sum(rs["spec"]["replicas"] for rs in sets) + gone <= 5
+        assert gone == len(_terminating(c))
+    assert sizes(c) == {"img:1": 0, "img:2": 4}
+
+
+def _scaled_while_the_old_rs_already_matches(controller: DeploymentController) -> Cluster:
+    """A lagging controller scales the old RS 3 -> 2 (surge 0) before the new RS grows; the user
+    then scales the Deployment to 2: the only active RS already has the size, its
+    desired-replicas annotation still says 3 (kubernetes#138036)."""
+    c = cluster(controller)
+    c, _ = ok(c, {"op": "controller.lag", "name": "deployment", "seconds": 5})
+    c = advance(create(c, deployment(3, strategy=strategy(0, 1))), 10)
+    c = advance(set_image(c, "img:2"), 4)
+    c = advance(scale(c, 2), 2)
+    c, _ = ok(c, {"op": "controller.lag", "name": "deployment", "seconds": 0})
+    return settle(c, 60)
+
+
+def test_a_stale_desired_replicas_annotation_is_refreshed_so_the_rollout_resumes() -> None:
+    c = _scaled_while_the_old_rs_already_matches(DeploymentController())
+    assert sizes(c) == {"img:1": 0, "img:2": 2}
+
+
+def test_mutant_leaving_the_annotation_stale_never_resumes_the_rollout_138036() -> None:
+    c = _scaled_while_the_old_rs_already_matches(
+        DeploymentController(refreshes_stale_annotations=False)
+    )
+    assert sizes(c) == {"img:1": 2, "img:2": 0}
+    old = replica_sets(c)[0]
+    assert old["metadata"]["annotations"][DESIRED_REPLICAS] == "3"
+
+
+def test_an_unknown_pod_replacement_policy_is_refused() -> None:
+    _, answer = step(
+        cluster(), {"op": "create", "object": deployment(2, podReplacementPolicy="Sometimes")}
+    )
+    assert answer["ok"] is False
+    assert answer["status"]["code"] == 422
+    assert answer["status"]["details"]["causes"][0]["field"] == "spec.podReplacementPolicy"
 
 
 # -- annotations, minReadySeconds, adoption --------------------------------------------------

@@ -961,6 +961,30 @@ def test_kubelet_restart_keeps_containers_running_and_the_pod_ready() -> None:
     assert pod_events_since(c, before) == []
 
 
+# -- admission -------------------------------------------------------------------------------
+
+
+def test_a_pod_that_does_not_fit_is_rejected_once_and_never_runs() -> None:
+    """rejectPod: Failed with the admission's reason; the pod worker never starts it, and the
+    kubelet has nothing more to say about it however long it stays."""
+    c = run_pod(cluster(), resources={"requests": {"cpu": "5"}})
+    assert (status(c)["phase"], status(c)["reason"]) == ("Failed", "OutOfcpu")
+    before = c.revision
+    c = advance(node_op(c, "kubelet.restart"), 600)
+    assert instances(c) == []
+    assert "podIP" not in status(c)
+    assert pod_events_since(c, before) == []
+
+
+def test_a_pod_bound_while_the_node_is_down_is_admitted_when_it_comes_up() -> None:
+    c = node_op(cluster(), "node.down")
+    c = run_pod(c, resources={"requests": {"cpu": "1"}})
+    assert instances(c) == []
+    c = advance(node_op(c, "node.up"), 0)
+    assert instance(c)["state"] == "running"
+    assert status(c)["phase"] == "Running"
+
+
 # -- determinism -----------------------------------------------------------------------------
 
 

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from properties.trace import Exchange, TargetInfo, Trace
+from properties.workload_churn import failed_replacement_backoff, most_failed_seconds
 from reference import Cluster, Components, new_cluster, step
-from reference.controllers.replicaset import POD_DELETION_COST, ReplicaSetController
+from reference.controllers.replicaset import (
+    POD_DELETION_COST,
+    ReplicaSetController,
+    creations_open_at,
+)
 
 Obj = dict[str, Any]
 
@@ -572,3 +578,158 @@ def test_edge_triggered_mutant_does_not_replace_a_deleted_pod() -> None:
     assert status(c)["replicas"] == 1
     c = settle(scale(c, 3))  # a spec change is an edge it does act on
     assert len(pods(c)) == 3
+
+
+# -- the back-off for pods the kubelet turns away (the reference's choice; #131116, #72593) -----
+
+
+def pinned(replicas: int = 2, **pod_spec: Any) -> Obj:
+    """A ReplicaSet whose pods name n1 in spec.nodeName and ask for an ssd n1 does not have:
+    the scheduler never sees them and n1's kubelet rejects every one (NodeAffinity)."""
+    return replicaset(
+        replicas, pod_spec={"nodeName": "n1", "nodeSelector": {"disk": "ssd"}, **pod_spec}
+    )
+
+
+def failed(c: Cluster) -> list[Obj]:
+    return [p for p in pods(c).values() if p["status"].get("phase") == "Failed"]
+
+
+def failed_after(controller: ReplicaSetController, *moments: float) -> list[int]:
+    c = create(cluster(controller=controller), pinned(2))
+    counts, now = [], 0.0
+    for moment in moments:
+        c = advance(c, moment - now)
+        now = moment
+        counts.append(len(failed(c)))
+    return counts
+
+
+def test_rejected_pods_are_replaced_after_10_s_doubling_to_300_s() -> None:
+    """Batches at 0, 10, 30, 70, 150, 310, 610 s: two Failed pods each."""
+    assert failed_after(ReplicaSetController(), 0, 1, 60, 600, 620) == [2, 2, 6, 12, 14]
+
+
+def test_mutant_without_the_back_off_replaces_them_every_second_131116() -> None:
+    assert failed_after(ReplicaSetController(backs_off_failed=False), 0, 1, 60) == [2, 4, 122]
+
+
+def test_rejected_pods_say_why() -> None:
+    c = advance(create(cluster(), pinned(1)))
+    [pod] = failed(c)
+    assert pod["status"]["reason"] == "NodeAffinity"
+    assert pod["status"]["message"].startswith("Pod was rejected: Predicate NodeAffinity failed")
+    assert status(c)["replicas"] == 0
+
+
+def test_the_back_off_is_read_from_the_pods_so_a_restart_keeps_it() -> None:
+    c = advance(create(cluster(), pinned(2)), 1)
+    c, _ = ok(c, {"op": "controller.restart", "name": "replicaset"})
+    c = advance(c, 5)
+    assert len(failed(c)) == 2
+    c = advance(c, 5)
+    assert len(failed(c)) == 4
+
+
+def test_the_back_off_holds_creations_only() -> None:
+    """Room for two pods of three: the third is rejected and retried at the back-off's pace,
+    while a scale-down deletes at once."""
+    c = cluster(cpu="1")
+    c = advance(create(c, replicaset(3, cpu="400m", pod_spec={"nodeName": "n1"})))
+    assert len(failed(c)) == 1
+    assert failed(c)[0]["status"]["reason"] == "OutOfcpu"
+    c = advance(c, 9)
+    assert len(failed(c)) == 1
+    c = advance(scale(c, 1))
+    running = [p for p in pods(c).values() if p["status"].get("phase") != "Failed"]
+    assert len(running) == 1
+    c = advance(c, 60)
+    assert len(failed(c)) == 1
+
+
+def test_a_pod_rejected_long_after_its_creation_is_replaced_at_once() -> None:
+    """Bound while its node was cut off, relabelled meanwhile: rejected at the heal, 30 s after
+    it was created, so its back-off has run out and the replacement goes to the other node."""
+    c = new_cluster(0, Components())
+    for name, disk in (("n1", "ssd"), ("n2", "hdd")):
+        request = {
+            "op": "node.add",
+            "name": name,
+            "capacity": {"cpu": "4", "memory": "8Gi"},
+            "labels": {"disk": disk},
+        }
+        c, _ = ok(c, request)
+    c, _ = ok(c, {"op": "node.partition", "name": "n1"})
+    c = advance(create(c, replicaset(1, pod_spec={"nodeSelector": {"disk": "ssd"}})))
+    [first] = pods(c).values()
+    assert first["spec"]["nodeName"] == "n1"
+    for name, disk in (("n1", "hdd"), ("n2", "ssd")):
+        c = patch(c, "Node", name, {"metadata": {"labels": {"disk": disk}}})
+    c = advance(c, 30)
+    c, _ = ok(c, {"op": "node.heal", "name": "n1"})
+    c = advance(c)
+    assert [p["status"]["reason"] for p in failed(c)] == ["NodeAffinity"]
+    [replacement] = [p for p in pods(c).values() if p["status"].get("phase") != "Failed"]
+    assert replacement["spec"]["nodeName"] == "n2"
+    assert replacement["metadata"]["creationTimestamp"] == "2025-01-01T00:00:30Z"
+
+
+def test_creations_open_at_follows_the_crash_loop_delays() -> None:
+    assert creations_open_at([]) is None
+    assert creations_open_at([5, 5, 5]) == 15
+    assert creations_open_at([0, 10]) == 30
+    assert creations_open_at([0, 10, 30, 70, 150, 310]) == 610
+    assert creations_open_at([0, 10, 30, 70, 150, 310, 610]) == 910
+    assert creations_open_at([0, 600]) == 620  # 600 s of quiet is not yet more than 600
+    assert creations_open_at([0, 601]) == 611
+
+
+# -- the law that holds the back-off: workloads.failed-replacement-backoff -------------------
+
+
+def trace_of(controller: ReplicaSetController, requests: list[Obj]) -> tuple[Trace, TargetInfo]:
+    """Each request a step followed by a snapshot, as the harness records a run."""
+    c = new_cluster(0, Components().replacing(controller))
+    c, answer = step(c, {"op": "hello", "protocol": 1})
+    info = TargetInfo.from_hello(answer)
+    trace = Trace()
+    for i, request in enumerate(requests):
+        exchanges = []
+        for sent in (request, {"op": "snapshot"}):
+            c, answer = step(c, sent)
+            exchanges.append(Exchange(i, str(request["op"]), sent, answer))
+        trace = trace.add_step(exchanges)
+    return trace, info
+
+
+def violations(controller: ReplicaSetController, *waits: float) -> list[tuple[int, str]]:
+    node = {"op": "node.add", "name": "n1", "capacity": {"cpu": "4", "memory": "8Gi"}}
+    requests = [node, {"op": "create", "object": pinned(3)}]
+    requests += [{"op": "advance", "seconds": w} for w in waits]
+    trace, info = trace_of(controller, requests)
+    found = []
+    prefix: Trace | None = trace
+    while prefix is not None and prefix.exchanges:
+        found += [(v.step, v.message) for v in failed_replacement_backoff(prefix, info)]
+        prefix = prefix.before
+    return sorted(found)
+
+
+def test_the_law_passes_the_reference_through_an_hour_of_rejections() -> None:
+    assert violations(ReplicaSetController(), 1, 5, 30, 300, 900, 2400) == []
+
+
+def test_the_law_catches_the_mutant_at_its_second_batch() -> None:
+    found = violations(ReplicaSetController(backs_off_failed=False), 1, 5)
+    assert found[0] == (
+        2,
+        "ReplicaSet web created pods that the kubelet rejected in 2 different seconds within"
+        " 1 s; a back-off of 10 s doubling to 300 s allows 1",
+    )
+
+
+def test_the_law_bounds_seconds_by_the_fastest_schedule() -> None:
+    """Fresh: 0, 10, 30, 70, 150, 310, then every 300 s, or a fresh start after 600 s quiet."""
+    spans = {0: 1, 9: 1, 10: 2, 30: 3, 309: 5, 310: 6, 610: 7, 910: 10}
+    for span, most in spans.items():
+        assert most_failed_seconds(span, 10, 300, 600) == most, span

@@ -1,0 +1,221 @@
+"""What the service laws know after each step: snapshots, connections, DNS answers, and freshness.
+
+A fold over the trace, one step at a time and memoised per trace, like
+`properties.workhistory`. Besides the snapshots it keeps the `route` and
+`resolve` answers of the newest step, what each client's last connection
+to a Service port was (for session affinity), and whether the cluster has
+caught up: Kubernetes propagates a change to Endpoints, EndpointSlices and
+the node proxies eventually, so a law about them judges only what a target
+shows after time has passed since the last change (`caught_up`), and not
+while the nemesis holds one of those controllers back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+from pyrsistent import PMap, PSet, pmap, pset
+
+from properties.folds import TraceFold
+from properties.trace import Exchange, Trace
+from properties.workhistory import Snapshot
+
+__all__ = [
+    "OBSERVING_OPS",
+    "Connection",
+    "Route",
+    "ServiceHistory",
+    "affinity_timeout",
+    "fresh",
+    "history",
+]
+
+#: Ops that change nothing a law about Services judges: observations and reads.
+OBSERVING_OPS = frozenset({"snapshot", "runtime", "route", "resolve", "get", "list", "watch"})
+#: Ops after which the controllers have had time to act on everything before them.
+_TIME_OPS = frozenset({"advance", "settle"})
+
+Obj = Mapping[str, Any]
+
+
+@attrs.frozen
+class Route:
+    """One `route` request and its answer, and whether the cluster had caught up when it ran."""
+
+    namespace: str
+    service: str
+    port: int
+    client: str
+    node: str | None
+    backends: tuple[Obj | None, ...]
+    caught_up: bool
+
+
+@attrs.frozen
+class Connection:
+    """A client's last connection to a Service port: where it went, and when."""
+
+    backend: str
+    at: float
+    #: The Service's uid then: a Service deleted and created again is another Service.
+    service_uid: str
+    #: When the client's affinity run began: its last connection that no live affinity entry
+    #: could have pinned (the first, or one after the timeout), which a balancer chose.
+    run_start: float = 0.0
+
+
+@attrs.frozen
+class ServiceHistory:
+    step: int = -1
+    snapshot: Snapshot | None = None
+    previous: Snapshot | None = None
+    #: Every op of the newest step but observations, in order.
+    requests: tuple[Mapping[str, Any], ...] = ()
+    routes: tuple[Route, ...] = ()
+    #: (request, answer) of each `resolve` of the newest step.
+    answers: tuple[tuple[Mapping[str, Any], Mapping[str, Any]], ...] = ()
+    settled: bool = False
+    #: Time has passed since the last change: controllers and proxies have seen everything.
+    caught_up: bool = True
+    #: Controllers told to lag and not told to stop; those lagging at any point of the step.
+    lagging: PSet[str] = attrs.field(factory=pset)
+    lagged_this_step: PSet[str] = attrs.field(factory=pset)
+    down: PSet[str] = attrs.field(factory=pset)
+    partitioned: PSet[str] = attrs.field(factory=pset)
+    #: (namespace, service, port, client) -> the client's last non-refused connection.
+    last_connection: PMap[tuple[str, str, int, str], Connection] = attrs.field(factory=pmap)
+    #: Connections made to each (namespace, service, port) so far, by any client.
+    connections: PMap[tuple[str, str, int], int] = attrs.field(factory=pmap)
+
+    def held_back(self, *controllers: str) -> bool:
+        """One of these controllers lagged during the step, or lags now."""
+        return bool(self.lagged_this_step & set(controllers))
+
+
+def _route(ex: Exchange, caught_up: bool) -> Route:
+    r = ex.request
+    node = r.get("node")
+    return Route(
+        namespace=str(r.get("namespace", "")),
+        service=str(r.get("service", "")),
+        port=int(r.get("port", 0)),
+        client=str(r.get("client", "")),
+        node=str(node) if node is not None else None,
+        backends=tuple(ex.answer.get("backends") or ()),
+        caught_up=caught_up,
+    )
+
+
+def _fold(h: ServiceHistory, exchanges: Iterable[Exchange], step: int) -> ServiceHistory:
+    requests: list[Mapping[str, Any]] = []
+    routes: list[Route] = []
+    answers: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+    caught_up = h.caught_up
+    lagging, down, partitioned = h.lagging, h.down, h.partitioned
+    lagged = set(lagging)
+    snapshot, previous = h.snapshot, h.previous
+    took_snapshot = settled = False
+    for ex in exchanges:
+        op = ex.op
+        if op not in OBSERVING_OPS:
+            requests.append(ex.request)
+            caught_up = op in _TIME_OPS
+        if not ex.ok:
+            continue
+        name = str(ex.request.get("name", ""))
+        if op == "route":
+            routes.append(_route(ex, caught_up))
+        elif op == "resolve":
+            answers.append((ex.request, ex.answer))
+        elif op == "snapshot":
+            if not took_snapshot:
+                previous = snapshot
+            snapshot = Snapshot.from_answer(ex.answer)
+            took_snapshot = True
+        elif op == "settle":
+            settled = bool(ex.answer.get("settled"))
+        elif op == "controller.lag":
+            if ex.request.get("seconds"):
+                lagging = lagging.add(name)
+                lagged.add(name)
+            else:
+                lagging = lagging.discard(name)
+        elif op == "node.down":
+            down = down.add(name)
+        elif op == "node.up":
+            down = down.discard(name)
+        elif op == "node.partition":
+            partitioned = partitioned.add(name)
+        elif op == "node.heal":
+            partitioned = partitioned.discard(name)
+        elif op == "reset":
+            lagging, down, partitioned = pset(), pset(), pset()
+    last, counts = h.last_connection, h.connections
+    now = snapshot.now if snapshot is not None else 0.0
+    services = _services_by_key(snapshot)
+    for r in routes:
+        key = (r.namespace, r.service, r.port)
+        counts = counts.set(key, counts.get(key, 0) + len(r.backends))
+        service = services.get((r.namespace, r.service)) or {}
+        uid = str((service.get("metadata") or {}).get("uid", ""))
+        for backend in r.backends:
+            if backend is None:
+                continue
+            before = last.get((*key, r.client))
+            pinned = (
+                before is not None
+                and before.service_uid == uid
+                and now - before.at < affinity_timeout(service)
+            )
+            start = before.run_start if pinned and before is not None else now
+            chosen = Connection(str(backend.get("pod", "")), now, uid, start)
+            last = last.set((*key, r.client), chosen)
+    return ServiceHistory(
+        step=step,
+        snapshot=snapshot,
+        previous=previous,
+        requests=tuple(requests),
+        routes=tuple(routes),
+        answers=tuple(answers),
+        settled=settled and took_snapshot,
+        caught_up=caught_up,
+        lagging=lagging,
+        lagged_this_step=pset(lagged | set(lagging)),
+        down=down,
+        partitioned=partitioned,
+        last_connection=last,
+        connections=counts,
+    )
+
+
+def _services_by_key(snapshot: Snapshot | None) -> dict[tuple[str, str], Obj]:
+    if snapshot is None:
+        return {}
+    out = {}
+    for s in snapshot.of("Service"):
+        m = s.get("metadata") or {}
+        out[(str(m.get("namespace", "")), str(m.get("name", "")))] = s
+    return out
+
+
+def affinity_timeout(service: Obj, default: float = 10800) -> float:
+    """sessionAffinityConfig.clientIP.timeoutSeconds, or the default (10800 s upstream)."""
+    spec = service.get("spec") or {}
+    given = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+    return float(given) if given is not None else default
+
+
+#: The history of a trace, built from its predecessor's (memoised by identity).
+history: TraceFold[ServiceHistory] = TraceFold(ServiceHistory, _fold)
+
+
+def fresh(trace: Trace) -> ServiceHistory | None:
+    """The history, when the newest step took a snapshot (what a law judges)."""
+    h = history(trace)
+    if h.step != trace.step_index or h.snapshot is None:
+        return None
+    if not any(ex.op == "snapshot" for ex in trace.last_step):
+        return None
+    return h
