@@ -28,6 +28,7 @@ __all__ = [
     "Route",
     "ServiceHistory",
     "affinity_timeout",
+    "connection_key",
     "fresh",
     "history",
 ]
@@ -61,9 +62,17 @@ class Connection:
     at: float
     #: The Service's uid then: a Service deleted and created again is another Service.
     service_uid: str
-    #: When the client's affinity run began: its last connection that no live affinity entry
-    #: could have pinned (the first, or one after the timeout), which a balancer chose.
+    #: When the client's affinity run began: the connection the balancer chose before the
+    #: ones its affinity entry pinned to the same backend since (none older than the timeout).
     run_start: float = 0.0
+
+
+ConnectionKey = tuple[str, str, int, str, str]
+
+
+def connection_key(r: Route) -> ConnectionKey:
+    """Affinity is kept per node proxy: a route through another node is another client."""
+    return (r.namespace, r.service, r.port, r.client, r.node or "")
 
 
 @attrs.frozen
@@ -71,8 +80,6 @@ class ServiceHistory:
     step: int = -1
     snapshot: Snapshot | None = None
     previous: Snapshot | None = None
-    #: Every op of the newest step but observations, in order.
-    requests: tuple[Mapping[str, Any], ...] = ()
     routes: tuple[Route, ...] = ()
     #: (request, answer) of each `resolve` of the newest step.
     answers: tuple[tuple[Mapping[str, Any], Mapping[str, Any]], ...] = ()
@@ -84,10 +91,9 @@ class ServiceHistory:
     lagged_this_step: PSet[str] = attrs.field(factory=pset)
     down: PSet[str] = attrs.field(factory=pset)
     partitioned: PSet[str] = attrs.field(factory=pset)
-    #: (namespace, service, port, client) -> the client's last non-refused connection.
-    last_connection: PMap[tuple[str, str, int, str], Connection] = attrs.field(factory=pmap)
-    #: Connections made to each (namespace, service, port) so far, by any client.
-    connections: PMap[tuple[str, str, int], int] = attrs.field(factory=pmap)
+    #: (namespace, service, port, client, node or "") -> the client's last connection through
+    #: that node's proxy (any node's when "") to a Service with ClientIP affinity.
+    last_connection: PMap[ConnectionKey, Connection] = attrs.field(factory=pmap)
 
     def held_back(self, *controllers: str) -> bool:
         """One of these controllers lagged during the step, or lags now."""
@@ -109,7 +115,6 @@ def _route(ex: Exchange, caught_up: bool) -> Route:
 
 
 def _fold(h: ServiceHistory, exchanges: Iterable[Exchange], step: int) -> ServiceHistory:
-    requests: list[Mapping[str, Any]] = []
     routes: list[Route] = []
     answers: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
     caught_up = h.caught_up
@@ -120,8 +125,8 @@ def _fold(h: ServiceHistory, exchanges: Iterable[Exchange], step: int) -> Servic
     for ex in exchanges:
         op = ex.op
         if op not in OBSERVING_OPS:
-            requests.append(ex.request)
-            caught_up = op in _TIME_OPS
+            settled_or_moved = op != "settle" or bool(ex.answer.get("settled"))
+            caught_up = op in _TIME_OPS and ex.ok and settled_or_moved
         if not ex.ok:
             continue
         name = str(ex.request.get("name", ""))
@@ -152,31 +157,32 @@ def _fold(h: ServiceHistory, exchanges: Iterable[Exchange], step: int) -> Servic
             partitioned = partitioned.discard(name)
         elif op == "reset":
             lagging, down, partitioned = pset(), pset(), pset()
-    last, counts = h.last_connection, h.connections
+    last = h.last_connection
     now = snapshot.now if snapshot is not None else 0.0
     services = _services_by_key(snapshot)
     for r in routes:
-        key = (r.namespace, r.service, r.port)
-        counts = counts.set(key, counts.get(key, 0) + len(r.backends))
         service = services.get((r.namespace, r.service)) or {}
+        if (service.get("spec") or {}).get("sessionAffinity") != "ClientIP":
+            continue
         uid = str((service.get("metadata") or {}).get("uid", ""))
+        key = connection_key(r)
         for backend in r.backends:
             if backend is None:
                 continue
-            before = last.get((*key, r.client))
+            pod = str(backend.get("pod", ""))
+            before = last.get(key)
             pinned = (
                 before is not None
                 and before.service_uid == uid
+                and before.backend == pod
                 and now - before.at < affinity_timeout(service)
             )
             start = before.run_start if pinned and before is not None else now
-            chosen = Connection(str(backend.get("pod", "")), now, uid, start)
-            last = last.set((*key, r.client), chosen)
+            last = last.set(key, Connection(pod, now, uid, start))
     return ServiceHistory(
         step=step,
         snapshot=snapshot,
         previous=previous,
-        requests=tuple(requests),
         routes=tuple(routes),
         answers=tuple(answers),
         settled=settled and took_snapshot,
@@ -186,7 +192,6 @@ def _fold(h: ServiceHistory, exchanges: Iterable[Exchange], step: int) -> Servic
         down=down,
         partitioned=partitioned,
         last_connection=last,
-        connections=counts,
     )
 
 

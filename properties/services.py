@@ -9,12 +9,27 @@ controllers back; the address and port laws hold at every step.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from properties.laws import law
-from properties.servicehistory import Route, ServiceHistory, affinity_timeout, fresh, history
-from properties.serviceterms import Endpoint, endpoints_for, proxied, service_port, usable
+from properties.servicehistory import (
+    Route,
+    ServiceHistory,
+    affinity_timeout,
+    connection_key,
+    fresh,
+    history,
+)
+from properties.serviceterms import (
+    Endpoint,
+    endpoints_for,
+    managed,
+    proxied,
+    service_port,
+    usable,
+)
 from properties.trace import TargetInfo, Trace, Violation
 from properties.workhistory import Snapshot, deleting, name_of, uid_of, violation
 
@@ -22,6 +37,7 @@ Obj = Mapping[str, Any]
 
 #: The controllers whose lag makes endpoints or proxy rules stale, by their protocol names.
 ENDPOINT_CONTROLLERS = ("endpoints", "endpointslice")
+SLICE_CONTROLLER = "endpointslice"
 PROXY = "kube-proxy"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 #: A route of this many connections per usable endpoint reaches each one but with a chance
@@ -53,11 +69,6 @@ def _services(snapshot: Snapshot) -> list[Obj]:
 def _key(obj: Obj) -> tuple[str, str]:
     m = obj.get("metadata") or {}
     return (str(m.get("namespace", "")), str(m.get("name", "")))
-
-
-def _managed(service: Obj) -> bool:
-    spec = service.get("spec") or {}
-    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
 
 
 def _ports(service: Obj) -> list[Obj]:
@@ -138,7 +149,7 @@ def endpoints_match_pods(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     pods = h.snapshot.of("Pod")
     found = {_key(e): e for e in h.snapshot.of("Endpoints")}
     for service in _services(h.snapshot):
-        if not _managed(service):
+        if not managed(service):
             continue
         want = _endpoint_set(service, pods)
         have = _endpoints_object_set(found.get(_key(service)))
@@ -171,7 +182,7 @@ def slices_match_pods(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     assert h.snapshot is not None
     pods = h.snapshot.of("Pod")
     for service in _services(h.snapshot):
-        if not _managed(service):
+        if not managed(service):
             continue
         want: dict[tuple[str, int], Endpoint] = {}
         for port in _ports(service):
@@ -218,7 +229,7 @@ def never_ready_while_terminating(trace: Trace, info: TargetInfo) -> Iterable[Vi
     pods = h.snapshot.of("Pod")
     endpoints = {_key(e): e for e in h.snapshot.of("Endpoints")}
     for service in _services(h.snapshot):
-        if not _managed(service) or (service.get("spec") or {}).get("publishNotReadyAddresses"):
+        if not managed(service) or (service.get("spec") or {}).get("publishNotReadyAddresses"):
             continue
         wrong = {
             e.ip: e
@@ -318,12 +329,12 @@ def addresses_unique_and_stable(trace: Trace, info: TargetInfo) -> Iterable[Viol
         if old is None:
             continue
         external = "ExternalName" in (_type(old), _type(service))
-        if _cluster_ips(old) and not external and _cluster_ips(service) != _cluster_ips(old):
+        primary, was = _cluster_ips(service)[:1], _cluster_ips(old)[:1]
+        if was and not external and primary != was:
             yield violation(
                 trace,
                 "services.addresses-unique-and-stable",
-                f"Service {name_of(service)}'s cluster IP went from {_cluster_ips(old)} to"
-                f" {_cluster_ips(service)}",
+                f"Service {name_of(service)}'s cluster IP went from {was} to {primary}",
                 service,
             )
         same_type = _type(old) == _type(service)
@@ -344,7 +355,12 @@ def addresses_unique_and_stable(trace: Trace, info: TargetInfo) -> Iterable[Viol
 
 
 def _judged(h: ServiceHistory, r: Route) -> bool:
-    return r.caught_up and not h.held_back(*ENDPOINT_CONTROLLERS, PROXY)
+    """The proxy's rules had time to follow the slices, which had time to follow the pods; and
+    the proxy that answered is on a machine that is up and reachable."""
+    if not r.caught_up or h.held_back(SLICE_CONTROLLER, PROXY):
+        return False
+    faulty = h.down | h.partitioned
+    return not faulty if r.node is None else r.node not in faulty
 
 
 def _service(snapshot: Snapshot, r: Route) -> Obj | None:
@@ -359,12 +375,10 @@ def _usable_for(snapshot: Snapshot, service: Obj, r: Route) -> list[Endpoint] | 
     port = service_port(service, r.port)
     if port is None:
         return []
-    found = usable(endpoints_for(service, port, snapshot.of("Pod")))
+    endpoints = endpoints_for(service, port, snapshot.of("Pod"))
     if (service.get("spec") or {}).get("internalTrafficPolicy") == "Local":
-        if r.node is None:
-            return None
-        found = [e for e in found if e.node == r.node]
-    return found
+        return None if r.node is None else usable(endpoints, r.node)
+    return usable(endpoints)
 
 
 def _routes(trace: Trace) -> Iterable[tuple[ServiceHistory, Route, Obj, list[Endpoint]]]:
@@ -500,30 +514,20 @@ def round_robin(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     conformance=_AFFINITY_TESTS,
 )
 def affinity_sticks(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
+    """Within one route every connection keeps the first one's backend; across routes only
+    through one named node's proxy, since each node keeps its own affinity table."""
     before = history(trace.before) if trace.before is not None else None
-    for h, r, service, found in _routes(trace):
+    for h, r, service, _found in _routes(trace):
         if not _affine(service):
             continue
         assert h.snapshot is not None
-        pods = {e.pod for e in found}
         chosen = [str(b.get("pod")) for b in r.backends if b is not None]
-        last = (
-            before.last_connection.get((r.namespace, r.service, r.port, r.client))
-            if before
-            else None
-        )
-        expected: str | None = None
-        since = _usable_since(trace, last, r) if last is not None else None
-        if (
-            last is not None
-            and since is not None
-            and last.backend in pods
-            and all(last.backend in found_then for found_then in since)
-            and h.snapshot.now - last.at < _affinity_timeout(service, info)
-        ):
-            expected = last.backend
-        elif chosen:
-            expected = chosen[0]
+        last = before.last_connection.get(connection_key(r)) if before and r.node else None
+        expected: str | None = chosen[0] if chosen else None
+        if last is not None and h.snapshot.now - last.at < _affinity_timeout(service, info):
+            since = _usable_since(trace, last.at, r, last.service_uid)
+            if since is not None and all(last.backend in found_then for found_then in since):
+                expected = last.backend
         wrong = [p for p in chosen if p != expected]
         if expected is not None and wrong:
             yield violation(
@@ -535,17 +539,19 @@ def affinity_sticks(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
             )
 
 
-def _usable_since(trace: Trace, last: Any, r: Route) -> list[frozenset[str]] | None:
-    """The usable endpoints (pod names) at each snapshot since the client's last connection,
-    newest first; None when the Service was gone or the law cannot say at one of them."""
+def _usable_since(
+    trace: Trace, start: float, r: Route, service_uid: str
+) -> list[frozenset[str]] | None:
+    """The usable endpoints (pod names) at each snapshot since `start`, newest first; None when
+    the Service was gone, lost its affinity, or the law cannot say at one of them."""
     sets: list[frozenset[str]] = []
     t: Trace | None = trace
     while t is not None:
         h = history(t)
-        if h.snapshot is None or h.snapshot.now < last.at:
+        if h.snapshot is None or h.snapshot.now < start:
             break
         service = _service(h.snapshot, r)
-        if service is None or uid_of(service) != last.service_uid:
+        if service is None or uid_of(service) != service_uid or not _affine(service):
             return None
         found = _usable_for(h.snapshot, service, r)
         if found is None:
@@ -572,13 +578,13 @@ def affinity_expires(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     for h, r, service, found in _routes(trace):
         if not _affine(service) or len(found) < 2 or not r.backends:
             continue
-        key = (r.namespace, r.service, r.port)
-        last = before.last_connection.get((*key, r.client))
+        last = before.last_connection.get(connection_key(r))
         if last is None or last.service_uid != uid_of(service):
             continue
         if h.snapshot is None or h.snapshot.now - last.at <= _affinity_timeout(service, info):
             continue
-        since = _usable_since(trace, last, r)
+        # The rotation moved last when the client's run began; it must not have moved since.
+        since = _usable_since(trace, last.run_start, r, last.service_uid)
         if since is None or any(found_then != since[0] for found_then in since):
             continue
         if _other_connections_since(before, r, last) or last.backend not in since[0]:
@@ -600,7 +606,7 @@ def _other_connections_since(before: ServiceHistory, r: Route, last: Any) -> boo
     """Some client other than `r`'s connected to the port since `r`'s client began its run:
     their connections may have moved the rotation."""
     key = (r.namespace, r.service, r.port)
-    for (namespace, service, port, client), c in before.last_connection.items():
+    for (namespace, service, port, client, _), c in before.last_connection.items():
         if (namespace, service, port) == key and client != r.client and c.at >= last.run_start:
             return True
     return False
@@ -632,7 +638,9 @@ def _dns_expected(snapshot: Snapshot, request: Mapping[str, Any]) -> list[Any] |
             return sorted(_cluster_ips(service)[:1])
         entries = _slice_entries(_slices_of(snapshot, service))
         publish = bool(spec.get("publishNotReadyAddresses"))
-        return sorted({ip for (ip, _), c in entries.items() if publish or c.get("ready") is True})
+        return sorted(
+            {ip for (ip, _), c in entries.items() if publish or c.get("ready") is not False}
+        )
     if kind == "SRV":
         labels = name.split(".")
         if len(labels) != 7 or not labels[0].startswith("_") or not labels[1].startswith("_"):
@@ -650,7 +658,7 @@ def _dns_expected(snapshot: Snapshot, request: Mapping[str, Any]) -> list[Any] |
 
 
 def _canonical(answers: Sequence[Any]) -> list[Any]:
-    return sorted(answers, key=repr)
+    return sorted(answers, key=lambda a: json.dumps(a, sort_keys=True))
 
 
 @law(
@@ -668,7 +676,7 @@ def _canonical(answers: Sequence[Any]) -> list[Any]:
 )
 def dns_matches_services(trace: Trace, info: TargetInfo) -> Iterable[Violation]:
     h = fresh(trace)
-    if h is None or not h.caught_up or h.held_back(*ENDPOINT_CONTROLLERS):
+    if h is None or not h.caught_up or h.held_back(SLICE_CONTROLLER):
         return
     assert h.snapshot is not None
     for request, answer in h.answers:

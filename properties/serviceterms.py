@@ -20,7 +20,9 @@ import attrs
 __all__ = [
     "Endpoint",
     "endpoints_for",
+    "find_port",
     "is_headless",
+    "managed",
     "proxied",
     "selected_pods",
     "service_port",
@@ -91,26 +93,50 @@ def service_port(service: Obj, port: int) -> Obj | None:
     return None
 
 
-def _target_port(pod: Obj, target: Any, protocol: str) -> int | None:
+def managed(service: Obj) -> bool:
+    """Whether the endpoint controllers manage this Service at all.
+
+    ExternalName Services get no endpoints (kubernetes#105986), nor do
+    Services without a selector: their endpoints are written by hand. An
+    empty selector counts as none, because `selector: {}` and no selector
+    serialise alike (omitempty) (kubernetes#25836).
+    """
+    spec = service.get("spec") or {}
+    return spec.get("type") != "ExternalName" and bool(spec.get("selector"))
+
+
+def find_port(pod: Obj, service_port: Obj) -> int | None:
+    """podutil.FindPort: a numeric targetPort as is; a named one from the pod's containers.
+
+    A name resolves against the ports of the pod's containers, then of its
+    sidecars (init containers with restartPolicy Always, kubernetes#127976),
+    matching name and protocol; None when nothing matches, and the pod then
+    offers nothing on that Service port.
+    """
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, bool):
+        return None
     if isinstance(target, int):
         return target
-    if isinstance(target, str) and target.isdigit():
-        return int(target)
-    for c in (pod.get("spec") or {}).get("containers") or ():
-        for p in c.get("ports") or ():
-            if p.get("name") == target and p.get("protocol", "TCP") == protocol:
-                return int(p.get("containerPort", 0))
+    if not isinstance(target, str):
+        return None
+    protocol = service_port.get("protocol") or "TCP"
+    spec = pod.get("spec") or {}
+    sidecars = [c for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"]
+    for container in [*(spec.get("containers") or ()), *sidecars]:
+        for port in container.get("ports") or ():
+            if port.get("name") == target and (port.get("protocol") or "TCP") == protocol:
+                number = port.get("containerPort")
+                return int(number) if isinstance(number, int) else None
     return None
 
 
 def endpoints_for(service: Obj, port: Obj, pods: Sequence[Obj]) -> list[Endpoint]:
     """Each selected pod that resolves the port's targetPort, as an endpoint of that port."""
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
-    target = port.get("targetPort", port.get("port"))
-    protocol = str(port.get("protocol", "TCP"))
     out = []
     for pod in selected_pods(service, pods):
-        number = _target_port(pod, target, protocol)
+        number = find_port(pod, port)
         if number is None:
             continue
         terminating = bool(_meta(pod).get("deletionTimestamp"))
@@ -121,7 +147,7 @@ def endpoints_for(service: Obj, port: Obj, pods: Sequence[Obj]) -> list[Endpoint
                 ip=str((pod.get("status") or {}).get("podIP")),
                 port=number,
                 ready=publish or (ready and not terminating),
-                serving=publish or ready,
+                serving=ready,
                 terminating=terminating,
                 node=str((pod.get("spec") or {}).get("nodeName") or ""),
             )
@@ -129,9 +155,12 @@ def endpoints_for(service: Obj, port: Obj, pods: Sequence[Obj]) -> list[Endpoint
     return out
 
 
-def usable(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
+def usable(endpoints: Sequence[Endpoint], node: str | None = None) -> list[Endpoint]:
     """Where a node proxy may send a new connection: the ready endpoints, else the serving
-    terminating ones."""
+    terminating ones; with `node` (internalTrafficPolicy Local) only that node's, chosen
+    the same way (CategorizeEndpoints)."""
+    if node is not None:
+        endpoints = [e for e in endpoints if e.node == node]
     ready = [e for e in endpoints if e.ready]
     if ready:
         return ready

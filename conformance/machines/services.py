@@ -3,7 +3,8 @@
 Three nodes. The user creates Services (s1, s2, s3) of a shape drawn from a
 menu — ClusterIP, NodePort, headless or ExternalName; selecting app a or b;
 a named or a numbered target port; with or without ClientIP session
-affinity — changes their shape and deletes them; creates bare pods (p0 to p5)
+affinity; publishing not-ready addresses or keeping traffic on the node
+(internalTrafficPolicy Local) — changes their shape and deletes them; creates bare pods (p0 to p5)
 whose `http` port is 8080 or 9090, relabels and deletes them. Clients open
 connections through the node proxy (`route`) and ask cluster DNS
 (`resolve`). The nemesis fails readiness probes, powers nodes off,
@@ -35,21 +36,23 @@ PORT = 80
 CONTROLLERS = ("endpoints", "endpointslice", "kube-proxy")
 AFFINITY_TIMEOUT = 30
 
-#: (type, app, targetPort, sessionAffinity) — what a Service is made of here.
-SERVICE_SHAPES: tuple[tuple[str, str, Any, bool], ...] = (
-    ("ClusterIP", "a", "http", False),
-    ("ClusterIP", "b", 8080, False),
-    ("NodePort", "a", "http", False),
-    ("NodePort", "b", "http", True),
-    ("ClusterIP", "a", "http", True),
-    ("Headless", "a", "http", False),
-    ("ExternalName", "", None, False),
-    ("ClusterIP", "b", 9090, False),
+#: (type, app, targetPort, sessionAffinity, other spec fields) — what a Service is made of.
+SERVICE_SHAPES: tuple[tuple[str, str, Any, bool, tuple[tuple[str, Any], ...]], ...] = (
+    ("ClusterIP", "a", "http", False, ()),
+    ("ClusterIP", "b", 8080, False, ()),
+    ("NodePort", "a", "http", False, ()),
+    ("NodePort", "b", "http", True, ()),
+    ("ClusterIP", "a", "http", True, ()),
+    ("Headless", "a", "http", False, ()),
+    ("ExternalName", "", None, False, ()),
+    ("ClusterIP", "b", 9090, False, ()),
+    ("ClusterIP", "a", "http", False, (("publishNotReadyAddresses", True),)),
+    ("ClusterIP", "b", "http", False, (("internalTrafficPolicy", "Local"),)),
 )
 
 
 def service_manifest(name: str, shape: int) -> dict[str, Any]:
-    kind, app, target, affine = SERVICE_SHAPES[shape]
+    kind, app, target, affine, extra = SERVICE_SHAPES[shape]
     spec: dict[str, Any]
     if kind == "ExternalName":
         spec = {"type": "ExternalName", "externalName": f"{name}.example.com"}
@@ -64,6 +67,7 @@ def service_manifest(name: str, shape: int) -> dict[str, Any]:
         if affine:
             spec["sessionAffinity"] = "ClientIP"
             spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": AFFINITY_TIMEOUT}}
+        spec.update(extra)
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -214,6 +218,8 @@ def _on(feature: str) -> Any:
 class ServiceMachine(LevelMachine):
     actions_class = ServiceActions
     final_settle_seconds = 600
+    #: Half a profile's examples: a services step costs a few times a store step.
+    example_share = 0.5
 
     def __init__(self) -> None:
         super().__init__()

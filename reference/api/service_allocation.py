@@ -124,7 +124,7 @@ def allocate_on_create(
     """
     result: dict[str, Any] = copy_json(dict(service))
     spec = result.get("spec")
-    if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
+    if not isinstance(spec, dict) or not _known_type(spec.get("type")):
         return result  # validation refuses it
     request = _Request(_name(service), held, draw, reuse_node_ports, _is_kubernetes(service))
     if spec["type"] != "ExternalName" and _cluster_ip_fields_consistent(spec):
@@ -136,6 +136,11 @@ def allocate_on_create(
     if _needs_health_check(spec):
         _allocate_health_check_port(request, spec)
     return result
+
+
+def _known_type(value: Any) -> bool:
+    """A type the allocator knows; anything else (a list, a typo) is validation's to refuse."""
+    return isinstance(value, str) and value in _TYPES
 
 
 def allocate_on_update(
@@ -160,7 +165,7 @@ def allocate_on_update(
     result: dict[str, Any] = copy_json(dict(service))
     spec = result.get("spec")
     old_spec = _map(old.get("spec"))
-    if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
+    if not isinstance(spec, dict) or not _known_type(spec.get("type")):
         return result, False
     _patch_allocated_values(spec, old_spec)
     _normalize_cluster_ips(spec, old_spec)

@@ -488,9 +488,10 @@ def _address_types(service: Obj) -> list[str]:
     """getAddressTypesForService: one type per ipFamily, else the clusterIP's family.
 
     Upstream assumes both families for a Service with neither families nor
-    a cluster IP (an API server too old to default them); the reference,
-    which does not default ipFamilies yet, takes the single-stack IPv4
-    cluster's family instead.
+    a cluster IP (an API server too old to default them); the reference's
+    allocator sets ipFamilies on every Service that gets a cluster IP or is
+    headless, and for anything else it takes the single-stack IPv4 cluster's
+    family.
     """
     spec = service.get("spec") or {}
     families = spec.get("ipFamilies") or ()

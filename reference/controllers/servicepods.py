@@ -16,6 +16,7 @@ import attrs
 from pyrsistent import PMap
 
 from properties.labels import from_set
+from properties.serviceterms import find_port, managed
 from properties.workloadterms import is_ready
 from reference.objects import deleting, labels, meta
 from reference.timefmt import normalize
@@ -50,19 +51,6 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 def service_key(obj: Obj) -> str:
     """The work-queue key of a Service (and of its Endpoints): `namespace/name`."""
     return f"{meta(obj).get('namespace', '')}/{meta(obj).get('name', '')}"
-
-
-def managed(service: Obj) -> bool:
-    """Whether the endpoint controllers manage this Service at all.
-
-    ExternalName Services get no endpoints (kubernetes#105986), nor do
-    Services without a selector: their endpoints are written by hand. An
-    empty selector counts as none, because `selector: {}` and no selector
-    serialise alike (omitempty) and are indistinguishable to the controller
-    (kubernetes#25836).
-    """
-    spec = service.get("spec") or {}
-    return spec.get("type") != "ExternalName" and bool(spec.get("selector"))
 
 
 def selected_pods(service: Obj, pods: Iterable[Obj]) -> list[Obj]:
@@ -113,39 +101,13 @@ def should_set_hostname(pod: Obj, service: Obj) -> bool:
     )
 
 
-def find_port(pod: Obj, service_port: Obj) -> int | None:
-    """podutil.FindPort: a numeric targetPort as is; a named one from the pod's containers.
-
-    A name resolves against the ports of the pod's containers, then of its
-    sidecars (init containers with restartPolicy Always, kubernetes#127976),
-    matching name and protocol; None when nothing matches, and the pod then
-    offers nothing on that Service port.
-    """
-    target = service_port.get("targetPort")
-    if isinstance(target, bool):
-        return None
-    if isinstance(target, int):
-        return target
-    if not isinstance(target, str):
-        return None
-    protocol = service_port.get("protocol") or "TCP"
-    spec = pod.get("spec") or {}
-    sidecars = [c for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"]
-    for container in [*(spec.get("containers") or ()), *sidecars]:
-        for port in container.get("ports") or ():
-            if port.get("name") == target and (port.get("protocol") or "TCP") == protocol:
-                number = port.get("containerPort")
-                return int(number) if isinstance(number, int) else None
-    return None
-
-
 def has_cluster_ip(service: Obj) -> bool:
     """helper.IsServiceIPSet, read as a real cluster would: only `clusterIP: None` is headless.
 
     Upstream also treats an empty clusterIP as unset, but its API server
-    always allocates one to a ClusterIP, NodePort or LoadBalancer Service;
-    the reference does not allocate cluster IPs yet, so an empty one stands
-    for an allocated address.
+    always allocates one to a ClusterIP, NodePort or LoadBalancer Service, as
+    the reference's does; an empty one can only come from an object written
+    around the allocator, and stands for an allocated address.
     """
     spec = service.get("spec") or {}
     ips = spec.get("clusterIPs") or ()
