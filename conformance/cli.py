@@ -112,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     target.set_defaults(handler=_target)
 
+    serve = sub.add_parser(
+        "serve", help="serve the reference cluster over the Kubernetes REST API (for kubectl)"
+    )
+    from conformance.serve.options import add_arguments as _serve_arguments
+
+    _serve_arguments(serve)
+    serve.set_defaults(handler=_serve)
+
     mutants = sub.add_parser("mutants", help="check that the laws kill every mutant")
     mutants.add_argument("--profile", choices=sorted(PROFILES), default="mutants")
     mutants.add_argument("--only", metavar="LEVEL|MUTANT")
@@ -443,6 +451,12 @@ def _target(args: argparse.Namespace, console: Console) -> int:
             console.print(f"kubeprop target: {e}", style="red", highlight=False)
             return 2
     return serve_stdio(served.request)
+
+
+def _serve(args: argparse.Namespace, console: Console) -> int:
+    from conformance.serve.main import run
+
+    return run(args)
 
 
 # -- mutants ---------------------------------------------------------------------------------------
