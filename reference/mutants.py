@@ -522,6 +522,7 @@ _NODE_MUTANTS = (
         "the kubelet recomputes a finished pod's phase, and a reboot forgets exited containers",
         "terminal phases are final (status_manager; kubernetes#104968 class of bugs)",
         _kubelet(terminal_is_final=False),
+        searchable=False,
     ),
     Mutant(
         "relist-ignores-node",
