@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from properties.trace import Exchange, Trace
 
-__all__ = ["TraceFold"]
+__all__ = ["TraceFold", "fresh"]
 
 H = TypeVar("H")
 
@@ -46,3 +46,24 @@ class TraceFold(Generic[H]):
             self._memo.clear()
         self._memo[id(trace)] = (weakref.ref(trace), result)
         return result
+
+
+class _Stepped(Protocol):
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def snapshot(self) -> object | None: ...
+
+
+S = TypeVar("S", bound=_Stepped)
+
+
+def fresh(fold: TraceFold[S], trace: Trace) -> S | None:
+    """The history, when the newest step took a snapshot (what a law judges)."""
+    h = fold(trace)
+    if h.step != trace.step_index or h.snapshot is None:
+        return None
+    if not any(ex.op == "snapshot" for ex in trace.last_step):
+        return None
+    return h

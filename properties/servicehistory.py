@@ -19,8 +19,9 @@ import attrs
 from pyrsistent import PMap, PSet, pmap, pset
 
 from properties.folds import TraceFold
+from properties.folds import fresh as fresh_history
 from properties.trace import Exchange, Trace
-from properties.workhistory import Snapshot
+from properties.workhistory import NODE_FAULT_OPS, Snapshot, follow_lag, follow_node_fault
 
 __all__ = [
     "OBSERVING_OPS",
@@ -129,7 +130,6 @@ def _fold(h: ServiceHistory, exchanges: Iterable[Exchange], step: int) -> Servic
             caught_up = op in _TIME_OPS and ex.ok and settled_or_moved
         if not ex.ok:
             continue
-        name = str(ex.request.get("name", ""))
         if op == "route":
             routes.append(_route(ex, caught_up))
         elif op == "resolve":
@@ -142,19 +142,10 @@ def _fold(h: ServiceHistory, exchanges: Iterable[Exchange], step: int) -> Servic
         elif op == "settle":
             settled = bool(ex.answer.get("settled"))
         elif op == "controller.lag":
-            if ex.request.get("seconds"):
-                lagging = lagging.add(name)
-                lagged.add(name)
-            else:
-                lagging = lagging.discard(name)
-        elif op == "node.down":
-            down = down.add(name)
-        elif op == "node.up":
-            down = down.discard(name)
-        elif op == "node.partition":
-            partitioned = partitioned.add(name)
-        elif op == "node.heal":
-            partitioned = partitioned.discard(name)
+            lagging = follow_lag(ex.request, lagging)
+            lagged.update(lagging)
+        elif op in NODE_FAULT_OPS:
+            down, partitioned = follow_node_fault(ex.request, down, partitioned)
         elif op == "reset":
             lagging, down, partitioned = pset(), pset(), pset()
     last = h.last_connection
@@ -218,9 +209,4 @@ history: TraceFold[ServiceHistory] = TraceFold(ServiceHistory, _fold)
 
 def fresh(trace: Trace) -> ServiceHistory | None:
     """The history, when the newest step took a snapshot (what a law judges)."""
-    h = history(trace)
-    if h.step != trace.step_index or h.snapshot is None:
-        return None
-    if not any(ex.op == "snapshot" for ex in trace.last_step):
-        return None
-    return h
+    return fresh_history(history, trace)

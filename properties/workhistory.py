@@ -19,16 +19,20 @@ import attrs
 from pyrsistent import PMap, PSet, pmap, pset
 
 from properties.folds import TraceFold
+from properties.folds import fresh as fresh_history
 from properties.nodehistory import parse_time
 from properties.trace import Exchange, Trace, Violation
 
 __all__ = [
     "DISRUPTIVE_OPS",
+    "NODE_FAULT_OPS",
     "Snapshot",
     "WorkloadHistory",
     "by_uid",
     "controller_uid",
     "deleting",
+    "follow_lag",
+    "follow_node_fault",
     "fresh",
     "history",
     "name_of",
@@ -197,6 +201,32 @@ def _ready(obj: Obj) -> bool:
     return False
 
 
+#: The ops that power a node off or on, or cut it off and heal it.
+NODE_FAULT_OPS = frozenset({"node.down", "node.up", "node.partition", "node.heal"})
+
+
+def follow_node_fault(
+    request: Mapping[str, Any], down: PSet[str], partitioned: PSet[str]
+) -> tuple[PSet[str], PSet[str]]:
+    """The nodes powered off and those cut off, after a node fault op that succeeded."""
+    op, name = request.get("op"), str(request.get("name", ""))
+    if op == "node.down":
+        down = down.add(name)
+    elif op == "node.up":
+        down = down.discard(name)
+    elif op == "node.partition":
+        partitioned = partitioned.add(name)
+    elif op == "node.heal":
+        partitioned = partitioned.discard(name)
+    return down, partitioned
+
+
+def follow_lag(request: Mapping[str, Any], lagging: PSet[str]) -> PSet[str]:
+    """The controllers told to lag, after a `controller.lag` that succeeded (0 s stops it)."""
+    name = str(request.get("name", ""))
+    return lagging.add(name) if request.get("seconds") else lagging.discard(name)
+
+
 def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> WorkloadHistory:
     requests: list[Mapping[str, Any]] = []
     down, partitioned = h.down, h.partitioned
@@ -215,15 +245,8 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
             requests.append(request)
         if not ex.ok:
             continue
-        name = str(request.get("name", ""))
-        if op == "node.down":
-            down = down.add(name)
-        elif op == "node.up":
-            down = down.discard(name)
-        elif op == "node.partition":
-            partitioned = partitioned.add(name)
-        elif op == "node.heal":
-            partitioned = partitioned.discard(name)
+        if op in NODE_FAULT_OPS:
+            down, partitioned = follow_node_fault(request, down, partitioned)
         elif op == "probe.set" and request.get("probe") == "readiness":
             key = (str(request.get("namespace")), str(request.get("pod")))
             unready = unready.discard(key) if request.get("passing") else unready.add(key)
@@ -233,11 +256,8 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
             image = str(request.get("image"))
             failing = failing.add(image) if request.get("failing") else failing.discard(image)
         elif op == "controller.lag":
-            if request.get("seconds"):
-                lagging = lagging.add(name)
-                lagged.add(name)
-            else:
-                lagging = lagging.discard(name)
+            lagging = follow_lag(request, lagging)
+            lagged.update(lagging)
         elif op == "settle":
             settled = bool(ex.answer.get("settled"))
         elif op in ("advance", "reset"):
@@ -295,12 +315,7 @@ def _fold(h: WorkloadHistory, exchanges: Iterable[Exchange], step: int) -> Workl
 
 def fresh(trace: Trace) -> WorkloadHistory | None:
     """The history, when the newest step took a snapshot (what a law judges)."""
-    h = history(trace)
-    if h.step != trace.step_index or h.snapshot is None:
-        return None
-    if not any(ex.op == "snapshot" for ex in trace.last_step):
-        return None
-    return h
+    return fresh_history(history, trace)
 
 
 #: The history of a trace, built from its predecessor's (memoised by identity).
