@@ -145,7 +145,11 @@ def _target_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target",
         default="reference",
-        help="reference (in process), reference:MUTANT, or cmd:COMMAND (stdio protocol)",
+        help=(
+            "reference (in process), reference:MUTANT, cmd:COMMAND (stdio protocol),"
+            " kube:[KUBECONFIG][#CONTEXT] (a cluster through the Kubernetes API),"
+            " or etcd:URL (the store level)"
+        ),
     )
     parser.add_argument(
         "--request-timeout", type=float, default=30.0, metavar="S", help="seconds per request"

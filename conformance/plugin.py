@@ -164,7 +164,9 @@ class KubepropSession:
 def _profile(config: pytest.Config) -> Profile:
     profile = PROFILES[config.getoption("--profile")]
     examples = config.getoption("--examples")
-    return profile if examples is None else attrs.evolve(profile, max_examples=examples)
+    if examples is None:
+        return profile
+    return attrs.evolve(profile, max_examples=examples, realtime_examples=examples)
 
 
 @pytest.fixture(scope="session")

@@ -22,14 +22,17 @@ class Profile:
     #: How many independent shards (each its own Hypothesis run) a level is split into.
     shards: int
     description: str
+    #: Examples per level against a target without `clock` (a real cluster, where every
+    #: wait is a wall-clock wait): few, since each costs seconds or minutes.
+    realtime_examples: int = 8
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("quick", 400, 40, False, 4, "a first look: two minutes or less on two cores"),
-        Profile("ci", 1500, 50, True, 4, "derandomized, for gating: ten minutes or less"),
-        Profile("thorough", 20000, 80, False, 8, "open-ended search"),
+        Profile("ci", 1500, 50, True, 4, "derandomized, for gating: ten minutes or less", 20),
+        Profile("thorough", 20000, 80, False, 8, "open-ended search", 200),
         Profile("mutants", 1000, 30, True, 1, "mutant kills: derandomized, no shrinking"),
     )
 }

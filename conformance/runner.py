@@ -6,6 +6,7 @@ here, so a level means the same thing however it is run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -145,6 +146,12 @@ def run_level(
     if machine.example_share != 1.0:
         examples = max(profile.shards, round(profile.max_examples * machine.example_share))
         profile = attrs.evolve(profile, max_examples=examples)
+    if not info.has("clock"):
+        examples = min(profile.max_examples, profile.realtime_examples)
+        profile = attrs.evolve(profile, max_examples=max(profile.shards, examples))
+    # Only a resettable target with a clock replays an example exactly: shrinking anything
+    # else would chase a different failure each time, and Hypothesis would call it flaky.
+    shrink = shrink and info.has("reset", "clock")
     try:
         hypothesis.stateful.run_state_machine_as_test(
             bound, settings=hypothesis_settings(profile, shrink=shrink)
@@ -181,6 +188,23 @@ def run_level(
             unsupported=tuple(sorted(session.unsupported)),
         )
     except Flaky as flaky:
+        if session.first_violation is not None and not info.has("reset", "clock"):
+            first = session.first_violation
+            scenario = _scenario(level, first.steps, first.law.id, target_spec, seed)
+            path = _write(scenario, failures_dir, level, first.law.id)
+            return LevelOutcome(
+                **base,  # type: ignore[arg-type]
+                status="failed",
+                examples=session.examples,
+                steps=session.steps,
+                seconds=time.perf_counter() - started,
+                law=first.law.id,
+                message=first.violation.message,
+                report=render_failure(first, path, target_spec)
+                + "\n(the target is not deterministic: Hypothesis' replay of this example passed)",
+                scenario_file=str(path) if path else None,
+                unsupported=tuple(sorted(session.unsupported)),
+            )
         return LevelOutcome(
             **base,  # type: ignore[arg-type]
             status="fault",
@@ -247,7 +271,15 @@ def _first_violation(
         return failure
     except TargetAborted:
         return None
+    finally:
+        _finish(driver)
     return None
+
+
+def _finish(driver: Driver) -> None:
+    """End a replayed example; a target that faults while clearing up has nothing to add."""
+    with contextlib.suppress(TargetAborted):
+        driver.finish()
 
 
 def _scenario(
@@ -366,10 +398,13 @@ def _replay_once(
         for step in scenario.steps:
             driver.run(step.rule, step.args)
     except LawViolated as failure:
+        _finish(driver)
         outcome = ReplayOutcome(
             "failed", render_failure(failure, None), law=failure.law.id, steps_run=len(driver.steps)
         )
         return outcome, answers()
     except TargetAborted as aborted:
+        _finish(driver)
         return ReplayOutcome("fault", str(aborted.fault), steps_run=len(driver.steps)), answers()
+    _finish(driver)
     return ReplayOutcome("passed", "every law held", steps_run=len(driver.steps)), answers()

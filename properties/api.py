@@ -233,6 +233,16 @@ def _precondition_rv(ex: Exchange) -> int | None:
     return _int(given) if given not in (None, "") else None
 
 
+def _gone_since(trace: Trace, known: Mapping[str, Any], info: TargetInfo) -> bool:
+    """On a cluster running in real time, `known` may have been deleted (by its namespace
+    or the garbage collector) since it was last seen: a 404 is then the right answer. The
+    step's own snapshot tells: the object is absent from it, or is another object."""
+    if "clock" in info.capabilities or _step_snapshot(trace) is None or trace.snapshot is None:
+        return False
+    now = trace.snapshot.get(key_of(known))
+    return now is None or _uid(now) != _uid(known)
+
+
 @law(
     "api.stale-precondition-conflicts",
     "An update, patch or delete whose resourceVersion or uid precondition is stale is refused"
@@ -253,6 +263,8 @@ def stale_precondition_conflicts(trace: Trace, info: TargetInfo) -> Iterator[Vio
             "uid"
         ) not in (None, "", _uid(known))
         stale = (given is not None and given < rv_of(known)) or stale_uid
+        if stale and ex.code == 404 and _gone_since(trace, known, info):
+            continue
         if stale and not (ex.code == 409 and ex.reason == "Conflict"):
             yield _violation(
                 "api.stale-precondition-conflicts",
@@ -415,11 +427,21 @@ def _tracked_change(
             _without_metadata(old) != _without_metadata(new)
             or _meta(old).get("labels") != _meta(new).get("labels")
         )
-    if old.get("spec") != new.get("spec"):
+    if old.get("spec") != _unbound(kind, old, new).get("spec"):
         return True
     if kind == "Deployment" and annotations:
         return (_meta(old).get("annotations") or {}) != (_meta(new).get("annotations") or {})
     return False
+
+
+def _unbound(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`new` without the node its binding gave it: pods/binding sets spec.nodeName of an
+    unassigned pod and leaves the generation alone (a pod is bound whenever a cluster has
+    nodes, so a real cluster shows it between any two observations)."""
+    spec = new.get("spec")
+    if kind != "Pod" or not isinstance(spec, dict) or (old.get("spec") or {}).get("nodeName"):
+        return new
+    return {**new, "spec": {k: v for k, v in spec.items() if k != "nodeName"}}
 
 
 @law(

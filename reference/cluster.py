@@ -58,7 +58,7 @@ from reference.proxy import KUBE_PROXY, KubeProxy, route
 from reference.scheduler import SchedulerController
 from reference.timefmt import format_time, normalize
 
-__all__ = ["Cluster", "Components", "ControlLoopDiverged", "new_cluster", "step"]
+__all__ = ["Cluster", "Components", "ControlLoopDiverged", "new_cluster", "step", "write_status"]
 
 CAPABILITIES = (
     "clock",
@@ -354,6 +354,27 @@ def step(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, dict[st
         return _dispatch(cluster, request)
     except ApiError as e:
         return cluster, {"ok": False, "status": e.status()}
+
+
+def write_status(cluster: Cluster, obj: Mapping[str, Any]) -> tuple[Cluster, dict[str, Any]]:
+    """A client's write to an object's /status subresource: the object's status (the rest
+    kept as stored), answered like `update`.
+
+    Not a protocol op, where the cluster alone writes status: `kubeprop serve`
+    offers it to API clients as upstream's /status does. The controllers that
+    own a status write theirs again on their next pass, as upstream's do.
+    """
+    try:
+        api, answer = handle(
+            cluster.api,
+            {"op": "status", "object": obj},
+            cluster.now,
+            cluster.components.api,
+            system=True,
+        )
+    except ApiError as e:
+        return cluster, {"ok": False, "status": e.status()}
+    return _record(attrs.evolve(cluster, api=api)), answer
 
 
 def _dispatch(cluster: Cluster, request: Mapping[str, Any]) -> tuple[Cluster, dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import attrs
 
 from conformance.scenario import Step
-from conformance.targets.base import Target, TargetFault
+from conformance.targets.base import ExampleScoped, Target, TargetFault
 from properties.laws import Law
 from properties.trace import Exchange, TargetInfo, Trace, Violation
 
@@ -149,6 +149,7 @@ class Driver:
     steps: list[Step] = attrs.field(factory=list)
     _current: list[Exchange] = attrs.field(factory=list)
     _actions: Actions | None = None
+    _begun: bool = False
 
     @property
     def actions(self) -> Actions:
@@ -163,6 +164,8 @@ class Driver:
             raise KeyError(f"level {self.actions_class.level!r} has no action {rule!r}")
         self.steps.append(Step(rule, dict(args)))
         self._current = []
+        if not self._begun:
+            self._begin()
         try:
             fn(**args)
             for observation in self.actions.observations:
@@ -171,6 +174,24 @@ class Driver:
             pass
         self.trace = self.trace.add_step(self._current)
         self.check()
+
+    def _begin(self) -> None:
+        """Tell a target without `reset` that an example starts (see `ExampleScoped`)."""
+        self._begun = True
+        if isinstance(self.target, ExampleScoped):
+            try:
+                self.target.begin_example()
+            except TargetFault as fault:
+                raise TargetAborted(fault, self.steps) from None
+
+    def finish(self) -> None:
+        """End the example: a target without `reset` clears away what the example made."""
+        if self._begun and isinstance(self.target, ExampleScoped):
+            self._begun = False
+            try:
+                self.target.end_example()
+            except TargetFault as fault:
+                raise TargetAborted(fault, self.steps) from None
 
     def send(self, request: Mapping[str, Any], *, keep: bool = True) -> dict[str, Any]:
         """Send one request, record the exchange, and return the answer.

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import attrs
 from hypothesis.stateful import RuleBasedStateMachine
 
-from conformance.machines.base import Actions, Driver
+from conformance.machines.base import Actions, Driver, LawViolated
 from conformance.targets.base import Target
 from properties.laws import Law
 from properties.trace import TargetInfo
@@ -30,6 +30,9 @@ class Session:
     unsupported: set[str] = attrs.field(factory=set)
     examples: int = 0
     steps: int = 0
+    #: The first violation found: what a run reports when a target that is not
+    #: deterministic passes the replay Hypothesis makes of a failing example.
+    first_violation: LawViolated | None = None
 
 
 class LevelMachine(RuleBasedStateMachine):
@@ -58,7 +61,12 @@ class LevelMachine(RuleBasedStateMachine):
         self.session.steps += 1
         try:
             self.driver.run(rule, args)
-        except BaseException:  # a violation, or the target faulted: no final settle
+        except LawViolated as violation:
+            self._failed = True
+            if self.session.first_violation is None:
+                self.session.first_violation = violation
+            raise
+        except BaseException:  # the target faulted: no final settle
             self._failed = True
             raise
 
@@ -69,8 +77,11 @@ class LevelMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         """End every example settled, so that liveness laws judge where the cluster got to."""
-        if not self._failed and self.driver.steps:
-            self.do("settle", max_seconds=self.final_settle_seconds)
+        try:
+            if not self._failed and self.driver.steps:
+                self.do("settle", max_seconds=self.final_settle_seconds)
+        finally:
+            self.driver.finish()
 
 
 def bind(machine: type[LevelMachine], session: Session, seed: int | None = None) -> type[Any]:

@@ -6,6 +6,10 @@ current value to a reply and the next value, and the lock makes those
 functions apply one at a time. The work runs in a worker thread so that
 open watch streams keep flowing while a long `advance` computes.
 
+Every response's `Date` header is the simulated clock (clients read a
+server's clock from it), and the committed values of the last revisions are
+kept (`History`) so that a list can be read at an exact resourceVersion.
+
 No request can kill the server: a malformed request is a 4xx Status, and an
 exception in a handler is a 500 Status (the cluster keeps its old value,
 since the failed request's value is dropped).
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import email.utils
 import json
 import logging
 import threading
@@ -25,11 +31,14 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conformance.serve import discovery, openapi
+from conformance.serve.history import History
 from conformance.serve.paths import NotServed, ResourcePath, parse_resource_path
 from conformance.serve.rest import (
     Refused,
@@ -44,8 +53,9 @@ from conformance.serve.rest import (
 from conformance.serve.tables import table
 from conformance.serve.watch import WatchFilter, watch_filter, watch_request
 from reference.cluster import Cluster, step
+from reference.timefmt import EPOCH
 
-__all__ = ["MAX_BODY_BYTES", "Served", "make_app"]
+__all__ = ["MAX_BODY_BYTES", "Served", "http_date", "make_app"]
 
 #: The API server's limit on a request body (apiserver's MaxRequestBodyBytes): 3 MiB.
 MAX_BODY_BYTES = 3 * 1024 * 1024
@@ -65,6 +75,7 @@ class Served:
 
     def __init__(self, cluster: Cluster, time_scale: float) -> None:
         self.cluster = cluster
+        self.history = History(cluster)
         self.time_scale = time_scale
         self.lock = threading.Lock()
         self._started: float | None = None
@@ -73,17 +84,22 @@ class Served:
     def transact(self, work: Callable[[Transaction], T], *, commit: bool = True) -> T:
         """Run `work` on a transaction over the current value; keep the result if `commit`."""
         with self.lock:
-            tx = Transaction(self.cluster)
+            tx = Transaction(self.cluster, self.history)
             result = work(tx)
             if commit:
-                self.cluster = tx.cluster
+                self._commit(tx.cluster)
             return result
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
         """One protocol request, its answer whatever it is (for set-up and the clock)."""
         with self.lock:
-            self.cluster, answer = step(self.cluster, request)
+            cluster, answer = step(self.cluster, request)
+            self._commit(cluster)
             return answer
+
+    def _commit(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.history.record(cluster)
 
     def tick(self) -> None:
         """Advance the simulated clock to `time_scale` times the wall time since the first tick."""
@@ -130,8 +146,38 @@ def make_app(served: Served) -> Starlette:
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(
         routes=[Route("/{path:path}", endpoint, methods=methods)],
+        middleware=[Middleware(SimulatedDate, served=served)],
         lifespan=lifespan,
     )
+
+
+def http_date(seconds: float) -> str:
+    """An RFC 7231 HTTP-date for a simulated instant (whole seconds, as HTTP-dates are)."""
+    return email.utils.format_datetime(EPOCH + dt.timedelta(seconds=seconds), usegmt=True)
+
+
+class SimulatedDate:
+    """Sets every response's `Date` to the served cluster's clock, in place of the wall clock
+    (uvicorn's own header is turned off): a client that reads the server's clock from `Date`
+    then sees the clock the cluster's timestamps are written in."""
+
+    def __init__(self, app: ASGIApp, served: Served) -> None:
+        self.app = app
+        self.served = served
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", http_date(self.served.cluster.now).encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, dated)
 
 
 def _json(code: int, body: Any) -> Response:

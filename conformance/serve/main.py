@@ -24,14 +24,22 @@ __all__ = ["kubeconfig", "run"]
 
 #: Each simulated machine's capacity: a modest worker.
 NODE_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110"}
+#: The cluster extension that tells a client how fast the cluster's clock runs.
+CLOCK_EXTENSION = "kubeprop.io/clock"
 
 
-def kubeconfig(url: str) -> dict[str, object]:
-    """A kubeconfig with one cluster, user and context, all named `kubeprop`."""
+def kubeconfig(url: str, time_scale: float) -> dict[str, object]:
+    """A kubeconfig with one cluster, user and context, all named `kubeprop`.
+
+    The cluster entry carries the time scale as an extension (a named
+    extension, as minikube writes its own; kubectl keeps and ignores it), so
+    that a client reading the served clock from `Date` knows its rate.
+    """
+    clock = {"name": CLOCK_EXTENSION, "extension": {"timeScale": float(time_scale)}}
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "kubeprop", "cluster": {"server": url}}],
+        "clusters": [{"name": "kubeprop", "cluster": {"server": url, "extensions": [clock]}}],
         "users": [{"name": "kubeprop", "user": {}}],
         "contexts": [
             {
@@ -79,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     sock.listen(128)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     if args.kubeconfig is not None:
-        args.kubeconfig.write_text(yaml.safe_dump(kubeconfig(url), sort_keys=False))
+        written = kubeconfig(url, args.time_scale)
+        args.kubeconfig.write_text(yaml.safe_dump(written, sort_keys=False))
     logging.basicConfig(level=logging.INFO, format="kubeprop serve: %(message)s")
     config = uvicorn.Config(
         make_app(served),
@@ -87,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         timeout_graceful_shutdown=1,
         lifespan="on",
+        date_header=False,
     )
     print(f"serving on {url}", flush=True)
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

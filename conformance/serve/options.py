@@ -12,7 +12,11 @@ __all__ = ["add_arguments"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
     parser.add_argument(
-        "--kubeconfig", type=Path, metavar="FILE", help="write a kubeconfig for this server here"
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="write a kubeconfig for this server here (its cluster entry carries the time"
+        " scale as the extension kubeprop.io/clock)",
     )
     parser.add_argument("--nodes", type=int, default=3, metavar="N", help="machines with kubelets")
     parser.add_argument(

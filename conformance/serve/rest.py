@@ -5,12 +5,12 @@ cluster that the caller keeps (commits) or drops: a dry run is simply a
 transaction thrown away, and a request that fails halfway (a strategic
 patch whose update is refused, a handler bug) changes nothing, because the
 cluster is a value. Only the protocol's ops touch the cluster (`step`), so
-the served cluster is the one the harness checks.
+the served cluster is the one the harness checks, with one addition the
+protocol lacks: a client's write to `/status` (`write_status`).
 
 Where the REST API asks more than the protocol offers, the choice is
 documented on the function: `limit` is ignored (one page, no `continue`),
-server-side apply is create-or-merge without field ownership, and writes
-to `/status` are refused (the protocol has no client status write).
+and server-side apply is create-or-merge without field ownership.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from typing import Any
 import attrs
 import yaml
 
+from conformance.serve.history import Expired, History, TooLarge
 from conformance.serve.jsonpatch import JsonPatchError, json_patch
 from conformance.serve.paths import ResourcePath
 from conformance.serve.strategic import PatchError, strategic_merge
 from conformance.serve.tables import table
 from reference.api.kinds import Kind
 from reference.api.patch import merge_patch
-from reference.cluster import Cluster, step
+from reference.cluster import Cluster, step, write_status
 
 __all__ = [
     "Refused",
@@ -58,7 +59,12 @@ _REASONS = {
     422: "Invalid",
     500: "InternalError",
     501: "NotImplemented",
+    504: "Timeout",
 }
+#: resourceVersionMatch values a list accepts (metav1.ResourceVersionMatch).
+EXACT, NOT_OLDER_THAN = "Exact", "NotOlderThan"
+#: Upstream's advice to retry a too-large resourceVersion (resourceVersionTooHighRetrySeconds).
+RETRY_SECONDS = 1
 
 
 @attrs.frozen
@@ -101,10 +107,12 @@ class Refused(Exception):
 
 class Transaction:
     """A cluster value and the protocol requests sent to it; the caller decides whether to
-    keep it."""
+    keep it. `history` holds the recent committed values, for lists at an exact revision
+    (without it, only the current revision is known)."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, history: History | None = None) -> None:
         self.cluster = cluster
+        self.history = history if history is not None else History(cluster)
 
     def send(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The answer to one protocol request; a refusal raises Refused with its Status."""
@@ -112,6 +120,13 @@ class Transaction:
         if not answer.get("ok"):
             raise Refused(_from_protocol(answer.get("status") or {}))
         return answer
+
+    def write_status(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """A client's /status write (outside the protocol, which has none); like `send`."""
+        self.cluster, answer = write_status(self.cluster, obj)
+        if not answer.get("ok"):
+            raise Refused(_from_protocol(answer.get("status") or {}))
+        return dict(answer["object"])
 
 
 def status(code: int, message: str, reason: str | None = None, **details: Any) -> dict[str, Any]:
@@ -279,7 +294,11 @@ def list_request(path: ResourcePath, query: Mapping[str, str]) -> dict[str, Any]
 
 
 def _list(tx: Transaction, request: RestRequest) -> Reply:
-    answer = tx.send(list_request(request.path, request.query))
+    exact = _exact_revision(request.query)
+    if exact is None:
+        answer = tx.send(list_request(request.path, request.query))
+    else:
+        answer = _list_at(tx, request, exact)
     kind = request.path.kind
     if request.table:
         return Reply(200, _table(tx, request, answer["items"], answer["resourceVersion"]))
@@ -291,6 +310,94 @@ def _list(tx: Transaction, request: RestRequest) -> Reply:
             "metadata": {"resourceVersion": answer["resourceVersion"]},
             "items": answer["items"],
         },
+    )
+
+
+def _exact_revision(query: Mapping[str, str]) -> int | None:
+    """The revision of a `resourceVersionMatch=Exact` list, None for a list of the current
+    state (NotOlderThan, or resourceVersion alone, answers the latest state, which is
+    never older); refused as upstream's ValidateListOptions refuses."""
+    match = query.get("resourceVersionMatch", "")
+    if match:
+        _check_list_options(query, match)
+    if match != EXACT:
+        return None
+    text = query["resourceVersion"]
+    if not (text.isascii() and text.isdigit()):
+        raise refuse(400, f"invalid resource version: {text!r} is not a decimal number")
+    return int(text)
+
+
+def _check_list_options(query: Mapping[str, str], match: str) -> None:
+    """ListOptions validation (apimachinery meta internalversion/validation), as a 422
+    Invalid on ListOptions.meta.k8s.io."""
+    version = query.get("resourceVersion", "")
+    causes: list[tuple[str, str]] = []
+    if not version:
+        causes.append(("FieldValueForbidden", _FORBIDDEN_WITHOUT_VERSION))
+    if query.get("continue"):
+        causes.append(("FieldValueForbidden", _FORBIDDEN_WITH_CONTINUE))
+    if match not in (EXACT, NOT_OLDER_THAN):
+        causes.append(
+            (
+                "FieldValueNotSupported",
+                f"Unsupported value: {json.dumps(match)}: supported values:"
+                f' "{EXACT}", "{NOT_OLDER_THAN}", ""',
+            )
+        )
+    if match == EXACT and version == "0":
+        causes.append(("FieldValueForbidden", _FORBIDDEN_EXACT_ZERO))
+    if causes:
+        raise Refused(Reply(422, _invalid_list_options(causes)))
+
+
+_FORBIDDEN_WITHOUT_VERSION = (
+    "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
+)
+_FORBIDDEN_WITH_CONTINUE = "Forbidden: resourceVersionMatch is forbidden when continue is provided"
+_FORBIDDEN_EXACT_ZERO = (
+    'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+)
+
+
+def _invalid_list_options(causes: list[tuple[str, str]]) -> dict[str, Any]:
+    """errors.NewInvalid(meta.k8s.io ListOptions, "", errs): one cause per field error, the
+    message their aggregate (bracketed when more than one)."""
+    errors = [f"resourceVersionMatch: {body}" for _, body in causes]
+    summary = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+    return status(
+        422,
+        f'ListOptions.meta.k8s.io "" is invalid: {summary}',
+        group="meta.k8s.io",
+        kind="ListOptions",
+        causes=[
+            {"reason": reason, "message": body, "field": "resourceVersionMatch"}
+            for reason, body in causes
+        ],
+    )
+
+
+def _list_at(tx: Transaction, request: RestRequest, revision: int) -> dict[str, Any]:
+    """The list as it was answered at `revision`, read from a kept cluster value (the
+    transaction's own value is untouched). Beyond what is kept: 410 as etcd3's GetList
+    answers a compacted revision; ahead of the cluster: upstream's
+    NewTooLargeResourceVersionError, a 504 Timeout that client-go recognises by its cause."""
+    try:
+        past = tx.history.at(revision, request.path.kind, tx.cluster)
+    except Expired:
+        raise refuse(410, "The resourceVersion for the provided list is too old.") from None
+    except TooLarge as e:
+        raise Refused(Reply(504, _too_large(e.revision, e.current))) from None
+    answer = Transaction(past).send(list_request(request.path, request.query))
+    return {**answer, "resourceVersion": str(revision)}
+
+
+def _too_large(revision: int, current: int) -> dict[str, Any]:
+    return status(
+        504,
+        f"Timeout: Too large resource version: {revision}, current: {current}",
+        causes=[{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        retryAfterSeconds=RETRY_SECONDS,
     )
 
 
@@ -308,21 +415,13 @@ def _create(tx: Transaction, request: RestRequest) -> Reply:
 
 def _put(tx: Transaction, request: RestRequest) -> Reply:
     sub = request.path.subresource
-    if sub == "status":
-        raise _status_write_refused()
     body = _object_body(request)
+    if sub == "status":
+        return Reply(200, tx.write_status(_addressed(request, body)))
     if sub == "scale":
         return Reply(200, _scale(tx, request.path, _replicas_of(body)))
     obj = _addressed(request, body)
     return Reply(200, tx.send({"op": "update", "object": obj})["object"])
-
-
-def _status_write_refused() -> Refused:
-    return refuse(
-        405,
-        "writes to the status subresource are not supported by kubeprop serve: the protocol"
-        " has no client status write, and the reference's controllers own status",
-    )
 
 
 def _replicas_of(scale: Mapping[str, Any]) -> Any:
@@ -369,9 +468,9 @@ def _patch(tx: Transaction, request: RestRequest) -> Reply:
             f" takes {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH} and {APPLY_PATCH}",
         )
     sub = request.path.subresource
-    if sub == "status":
-        raise _status_write_refused()
     body = _patch_body(request, content_type)
+    if sub == "status":
+        return _patch_status(tx, request, body, content_type)
     if sub == "scale":
         current = scale_object(tx.send({"op": "get", **_address(request.path)})["object"])
         merged = _merged(current, body, content_type)
@@ -388,6 +487,19 @@ def _patch(tx: Transaction, request: RestRequest) -> Reply:
     # The patched resourceVersion is the live one unless the patch set it: then a precondition.
     merged["metadata"].setdefault("resourceVersion", current["metadata"]["resourceVersion"])
     return Reply(200, tx.send({"op": "update", "object": merged})["object"])
+
+
+def _patch_status(tx: Transaction, request: RestRequest, body: Any, content_type: str) -> Reply:
+    """A patch of /status: applied to the live object, which is then written through /status
+    (so whatever the patch says outside status is dropped, as upstream's status strategy does).
+    An apply patch merges strategically, as on the object itself."""
+    current = tx.send({"op": "get", **_address(request.path)})["object"]
+    kind = STRATEGIC_PATCH if content_type == APPLY_PATCH else content_type
+    merged = _merged(current, body, kind)
+    if not isinstance(merged, dict) or not isinstance(merged.get("metadata"), dict):
+        raise refuse(422, "the patched object must be an object with metadata")
+    merged["metadata"].setdefault("resourceVersion", current["metadata"]["resourceVersion"])
+    return Reply(200, tx.write_status(merged))
 
 
 def _patch_body(request: RestRequest, content_type: str) -> Any:
@@ -428,6 +540,11 @@ def _apply(tx: Transaction, request: RestRequest, body: dict[str, Any]) -> Reply
     return Reply(200, tx.send({"op": "update", "object": merged})["object"])
 
 
+#: Kinds whose DELETE answers the object even when it is gone at once (upstream's
+#: `ReturnDeletedObject: true`, registry/core/pod/storage); the rest answer a Success Status.
+RETURNS_DELETED = frozenset({"Pod"})
+
+
 def _delete(tx: Transaction, request: RestRequest) -> Reply:
     options: dict[str, Any] = {}
     if request.body.strip():
@@ -452,10 +569,14 @@ def _delete(tx: Transaction, request: RestRequest) -> Reply:
         req["preconditions"] = options["preconditions"]
     if options.get("dryRun") not in (None, [], ["All"]):
         raise refuse(400, f"dryRun {options['dryRun']!r} is not supported; the only value is All")
+    kind: Kind = request.path.kind
+    returns = kind.name in RETURNS_DELETED
+    before = tx.send({"op": "get", **_address(request.path)}) if returns else {}
     answer = tx.send(req)
     if "object" in answer:
         return Reply(200, answer["object"])
-    kind: Kind = request.path.kind
+    if "object" in before:
+        return Reply(200, before["object"])
     return Reply(
         200,
         {

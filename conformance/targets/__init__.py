@@ -6,6 +6,8 @@ A spec names one implementation; each level needs a target of its kind
 - `reference` — the reference cluster in process, and the reference store for
   the store level (`reference:MUTANT` for a mutant of either);
 - `cmd:COMMAND` — a cluster speaking the stdio protocol (docs/protocol.md);
+- `kube:[KUBECONFIG][#CONTEXT]` — any cluster through the Kubernetes API
+  (the client's default kubeconfig and its current context when omitted);
 - `etcd:http://HOST:PORT` — a real etcd, for the store level
   (docs/store-protocol.md).
 """
@@ -43,7 +45,7 @@ def serves(spec: str) -> set[TargetKind]:
     """The kinds of target a spec can open (empty for a spec kubeprop does not know)."""
     if spec == "reference" or spec.startswith("reference:"):
         return {"cluster", "store"}
-    if spec.startswith("cmd:"):
+    if spec.startswith(("cmd:", "kube:")):
         return {"cluster"}
     if spec.startswith("etcd:"):
         return {"store"}
@@ -58,8 +60,8 @@ def open_target(
 ) -> Target:
     if not serves(spec):
         raise TargetSpecError(
-            f"unknown target {spec!r}; use `reference`, `reference:MUTANT`, `cmd:COMMAND` or"
-            " `etcd:http://HOST:PORT`"
+            f"unknown target {spec!r}; use `reference`, `reference:MUTANT`, `cmd:COMMAND`,"
+            " `kube:[KUBECONFIG][#CONTEXT]` or `etcd:http://HOST:PORT`"
         )
     if kind not in serves(spec):
         raise TargetSpecError(f"target {spec!r} is not a {kind}")
@@ -81,6 +83,10 @@ def open_target(
                 f"`etcd:` needs a URL, e.g. etcd:http://127.0.0.1:2379 (got {spec!r})"
             )
         return EtcdTarget(url, request_timeout=request_timeout)
+    if spec.startswith("kube:"):
+        from conformance.targets.kube import KubeTarget, parse_kube_spec
+
+        return KubeTarget(parse_kube_spec(spec), request_timeout=request_timeout)
     command = spec[4:].strip()
     if not command:
         raise TargetSpecError("`cmd:` needs a command, e.g. --target 'cmd:./my-cluster --stdio'")

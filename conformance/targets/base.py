@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT", "Target", "TargetFault", "request_timeout"]
+__all__ = [
+    "DEFAULT_REQUEST_TIMEOUT",
+    "ExampleScoped",
+    "Target",
+    "TargetFault",
+    "request_timeout",
+]
 
 DEFAULT_REQUEST_TIMEOUT = 30.0
 #: The longest a single request may be waited for (a week): beyond what selectors accept.
@@ -51,6 +57,20 @@ class Target(Protocol):
     def request(self, request: Mapping[str, Any]) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ExampleScoped(Protocol):
+    """A target that cannot `reset` but can scope each example (the kube: target's namespaces).
+
+    The driver calls `begin_example` before an example's first step and
+    `end_example` after its last, so that examples do not see each other's
+    objects and nothing is left behind.
+    """
+
+    def begin_example(self) -> None: ...
+
+    def end_example(self) -> None: ...
 
 
 def request_timeout(request: Mapping[str, Any], base: float = DEFAULT_REQUEST_TIMEOUT) -> float:

@@ -9,6 +9,8 @@ never assert on elapsed time.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import os
 import re
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.integration
 
@@ -208,6 +211,59 @@ def test_official_python_client(server: Server) -> None:
         apps.read_namespaced_deployment("web", ns)
     assert missing.value.status == 404
     assert json.loads(missing.value.body)["reason"] == "NotFound"
+
+
+def test_lists_of_several_kinds_at_one_revision(server: Server) -> None:
+    kubernetes: Any = pytest.importorskip("kubernetes")
+    api_exception = kubernetes.client.exceptions.ApiException
+    api_client = kubernetes.config.new_client_from_config(config_file=str(server.kubeconfig))
+    core = kubernetes.client.CoreV1Api(api_client)
+    ns = "exact"
+    core.create_namespace({"metadata": {"name": ns}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}, "data": {"v": "one"}})
+    at = core.list_namespaced_config_map(ns).metadata.resource_version
+    core.patch_namespaced_config_map("a", ns, {"data": {"v": "two"}})
+    core.create_namespaced_secret(ns, {"metadata": {"name": "s"}})
+
+    exact = {"resource_version": at, "resource_version_match": "Exact"}
+    then = core.list_namespaced_config_map(ns, **exact)
+    assert [(c.metadata.name, c.data["v"]) for c in then.items] == [("a", "one")]
+    assert then.metadata.resource_version == at
+    assert "s" not in {s.metadata.name for s in core.list_namespaced_secret(ns, **exact).items}
+    assert "s" in {s.metadata.name for s in core.list_namespaced_secret(ns).items}
+
+    ahead = {"resource_version": str(int(at) + 10**9), "resource_version_match": "Exact"}
+    with pytest.raises(api_exception) as too_large:
+        core.list_namespaced_config_map(ns, **ahead)
+    assert too_large.value.status == 504
+    with pytest.raises(api_exception) as invalid:
+        core.list_namespaced_config_map(ns, resource_version_match="Exact")
+    assert invalid.value.status == 422
+
+
+def test_the_date_header_is_the_simulated_clock(server: Server) -> None:
+    body = json.dumps({"metadata": {"name": "dated"}}).encode()
+    req = urllib.request.Request(
+        server.url + "/api/v1/namespaces/default/configmaps",
+        body,
+        {"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as answer:
+        dates = answer.headers.get_all("Date")
+        created = json.loads(answer.read())["metadata"]["creationTimestamp"]
+    assert dates is not None and len(dates) == 1, dates
+    date = email.utils.parsedate_to_datetime(dates[0])
+    stamp = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    # The clock runs at 50 simulated seconds per wall second: a day is half an hour of wall time.
+    assert stamp <= date <= stamp + dt.timedelta(seconds=50 * HANG_GUARD)
+    assert date < dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
+
+
+def test_the_kubeconfig_tells_the_time_scale(server: Server) -> None:
+    config = yaml.safe_load(server.kubeconfig.read_text())
+    extensions = config["clusters"][0]["cluster"]["extensions"]
+    assert extensions == [{"name": "kubeprop.io/clock", "extension": {"timeScale": 50.0}}]
 
 
 # -- kubectl ---------------------------------------------------------------------------------------

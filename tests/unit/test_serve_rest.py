@@ -235,7 +235,14 @@ def test_json_patch_as_rollout_undo_sends_it() -> None:
             400,
         ),
         ("PATCH", f"{DEPLOYMENTS}/web", {"spec": {}}, "text/plain", 415),
-        ("PUT", f"{DEPLOYMENTS}/web/status", _deployment(), "application/json", 405),
+        ("PUT", f"{DEPLOYMENTS}/absent/status", _deployment("absent"), "application/json", 404),
+        (
+            "PATCH",
+            f"{DEPLOYMENTS}/absent/status",
+            {"status": {}},
+            "application/merge-patch+json",
+            404,
+        ),
         ("DELETE", DEPLOYMENTS, None, "application/json", 405),
         ("POST", DEPLOYMENTS, b"\x0a\x02", "application/vnd.kubernetes.protobuf", 415),
     ],
@@ -249,6 +256,49 @@ def test_bad_requests_are_refused_with_a_status_and_change_nothing(
     assert reply.code == code
     assert reply.body["kind"] == "Status"
     assert tx.cluster.revision == cluster.revision
+
+
+def test_status_writes_change_the_status_and_nothing_else() -> None:
+    tx = Transaction(_cluster())
+    created = _call(tx, "POST", DEPLOYMENTS, _deployment()).body
+    sent = {**created, "spec": {**created["spec"], "replicas": 9}, "status": {"replicas": 4}}
+    put = _call(tx, "PUT", f"{DEPLOYMENTS}/web/status", sent)
+    assert put.code == 200, put.body
+    assert put.body["status"]["replicas"] == 4
+    assert put.body["spec"]["replicas"] == created["spec"]["replicas"], "spec is not written"
+    assert put.body["metadata"]["generation"] == created["metadata"]["generation"]
+    patched = _call(
+        tx,
+        "PATCH",
+        f"{DEPLOYMENTS}/web/status",
+        {"status": {"observedGeneration": 1}, "spec": {"replicas": 7}},
+        "application/merge-patch+json",
+    )
+    assert patched.code == 200, patched.body
+    assert patched.body["status"]["observedGeneration"] == 1
+    assert patched.body["spec"]["replicas"] == created["spec"]["replicas"]
+    stale = _call(tx, "PUT", f"{DEPLOYMENTS}/web/status", sent)
+    assert stale.code == 409, "a stale resourceVersion is a conflict, as for the object"
+
+
+def test_deleting_a_pod_answers_the_pod_even_when_it_is_gone_at_once() -> None:
+    """Upstream's pod storage returns the deleted object (ReturnDeletedObject); the official
+    client decodes the answer of delete_namespaced_pod as a Pod."""
+    tx = Transaction(_cluster())
+    pods = "/api/v1/namespaces/default/pods"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]},
+    }
+    assert _call(tx, "POST", pods, pod).code == 201
+    deleted = _call(tx, "DELETE", f"{pods}/p", {"gracePeriodSeconds": 0})
+    assert deleted.code == 200 and deleted.body["kind"] == "Pod"
+    assert _call(tx, "GET", f"{pods}/p").code == 404
+    configmaps = "/api/v1/namespaces/default/configmaps"
+    _call(tx, "POST", configmaps, {"metadata": {"name": "c"}})
+    assert _call(tx, "DELETE", f"{configmaps}/c").body["kind"] == "Status"
 
 
 def test_wrong_types_in_an_object_are_a_4xx() -> None:

@@ -1,0 +1,479 @@
+"""`kube:` — any cluster, through the Kubernetes API and the official Python client.
+
+The protocol's API verbs map onto REST calls one for one; the rest is what a
+real cluster cannot do, and is answered honestly:
+
+- no `clock`: `advance` waits (wall seconds divided by the cluster's time
+  scale, which `kubeprop serve` states in its kubeconfig) and `settle` polls
+  snapshots until the example's objects are quiet and show no pending work;
+- no `reset`: each example works in namespaces of its own, created on its
+  first step and deleted after its last (see `kube_names`);
+- no machine, fault, runtime, routing or controller ops: they answer 501 and
+  the laws that need them are skipped and named in the report.
+
+A snapshot is one list per kind, all read at the first list's
+resourceVersion (`resourceVersionMatch=Exact`), so that laws comparing kinds
+see one moment of the cluster. The cluster's clock is read from its answers'
+`Date` header.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from conformance import __version__
+from conformance.targets.base import DEFAULT_REQUEST_TIMEOUT, TargetFault
+from conformance.targets.kube_names import new_example_namespaces
+from conformance.targets.kube_settle import fingerprint, pending
+from reference.api.kinds import KINDS, Kind
+
+__all__ = ["KubeSpec", "KubeTarget", "parse_kube_spec"]
+
+#: The kubeconfig cluster extension through which `kubeprop serve` states its clock's speed.
+CLOCK_EXTENSION = "kubeprop.io/clock"
+#: Cluster seconds without a change (and without pending work) that make a cluster settled:
+#: longer than a controller takes to react, shorter than the timers the levels set.
+QUIET_SECONDS = 5.0
+#: Wall seconds between two snapshots while settling.
+POLL_WALL = 0.25
+#: How often a throttled request (429, or 503 with Retry-After) is tried again.
+RETRIES = 5
+_JSON = "application/json"
+_MERGE = "application/merge-patch+json"
+
+
+class _Refused(Exception):
+    """A request the target answers itself with a Status, before reaching the cluster."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = {"code": code, "reason": reason, "message": message}
+
+
+@attrs.frozen
+class KubeSpec:
+    """`kube:[KUBECONFIG][#CONTEXT]`: the kubeconfig file (default: the client's) and context."""
+
+    kubeconfig: str | None
+    context: str | None
+
+    @property
+    def display(self) -> str:
+        return f"kube:{self.kubeconfig or ''}" + (f"#{self.context}" if self.context else "")
+
+
+def parse_kube_spec(spec: str) -> KubeSpec:
+    body = spec.removeprefix("kube:")
+    path, _, context = body.partition("#")
+    return KubeSpec(path.strip() or None, context.strip() or None)
+
+
+def _time_scale(kubeconfig: str | None, context: str | None) -> float:
+    """The clock speed the kubeconfig's cluster states (kubeprop serve's extension), else 1."""
+    path = Path(kubeconfig).expanduser() if kubeconfig else Path("~/.kube/config").expanduser()
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return 1.0
+    context = context or config.get("current-context")
+    ctx: dict[str, Any] = next(
+        (c for c in config.get("contexts") or [] if c.get("name") == context), {}
+    )
+    cluster_name = (ctx.get("context") or {}).get("cluster")
+    cluster: dict[str, Any] = next(
+        (c for c in config.get("clusters") or [] if c.get("name") == cluster_name), {}
+    )
+    for ext in (cluster.get("cluster") or {}).get("extensions") or []:
+        if ext.get("name") == CLOCK_EXTENSION:
+            scale = (ext.get("extension") or {}).get("timeScale")
+            if isinstance(scale, int | float) and scale > 0:
+                return float(scale)
+    return 1.0
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class KubeTarget:
+    """A cluster behind the Kubernetes API; one example's namespaces at a time."""
+
+    def __init__(self, spec: KubeSpec, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+        from kubernetes import config
+
+        self.description = spec.display
+        self._timeout = request_timeout
+        try:
+            self._client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=spec.kubeconfig, context=spec.context, persist_config=False
+            )
+        except Exception as e:  # the client raises ConfigException, OSError, KeyError, ...
+            raise TargetFault(f"cannot load the kubeconfig for {spec.display}: {e}") from None
+        self.time_scale = _time_scale(spec.kubeconfig, spec.context)
+        self._names = new_example_namespaces()
+        self._in_example = False
+        self._kinds: dict[str, Kind] = {}
+        self._exact = True
+        self._clock_offset: float | None = None
+
+    # -- the protocol ------------------------------------------------------------------------------
+
+    def request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        op = str(request.get("op"))
+        handler: Callable[[Mapping[str, Any]], dict[str, Any]] | None = getattr(
+            self, "_op_" + op.replace(".", "_"), None
+        )
+        if handler is None:
+            return _status(501, "NotImplemented", f"the kube: target does not support {op!r}")
+        try:
+            return {"ok": True, **handler(request)}
+        except _Refused as refused:
+            return {"ok": False, "status": refused.status}
+        except (KeyError, TypeError, ValueError) as e:
+            return _status(400, "BadRequest", f"malformed {op} request: {e}")
+
+    def close(self) -> None:
+        try:
+            self.end_example()
+        except TargetFault:
+            pass  # the namespaces stay; their prefix names them as kubeprop's leftovers
+        finally:
+            self._client.close()
+
+    def begin_example(self) -> None:
+        """A fresh set of namespaces, with the example's `default` already there."""
+        self.end_example()
+        self._names = new_example_namespaces()
+        self._in_example = True
+        self._call("POST", "/api/v1/namespaces", body=self._namespace("default"), ok=(409,))
+
+    def end_example(self) -> None:
+        """Delete the example's namespaces (the cluster empties them in the background)."""
+        if not self._in_example:
+            return
+        self._in_example = False
+        listed = self._call("GET", "/api/v1/namespaces")
+        for ns in listed.get("items") or []:
+            name = ns["metadata"]["name"]
+            if self._names.owns(name) and not ns["metadata"].get("deletionTimestamp"):
+                self._call("DELETE", f"/api/v1/namespaces/{name}", ok=(404, 409))
+
+    # -- session -----------------------------------------------------------------------------------
+
+    def _op_hello(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        if request.get("protocol") != 1:
+            raise _Refused(400, "BadRequest", "the kube: target speaks protocol version 1")
+        version = self._call("GET", "/version")
+        self._kinds = self._discover()
+        return {
+            "protocol": 1,
+            "name": f"kube ({self.description})",
+            "version": __version__,
+            "kubernetesVersion": str(version.get("gitVersion", "")).lstrip("v"),
+            "capabilities": [],
+            "kinds": sorted(self._kinds),
+        }
+
+    def _discover(self) -> dict[str, Kind]:
+        """The kinds the cluster serves among those the protocol knows, from discovery."""
+        found: dict[str, Kind] = {}
+        lists: dict[str, set[str]] = {}
+        for kind in KINDS.values():
+            path = f"/apis/{kind.group}/{kind.version}" if kind.group else "/api/v1"
+            if path not in lists:
+                answer = self._call("GET", path, ok=(404,))
+                lists[path] = {r.get("name", "") for r in answer.get("resources") or []}
+            if kind.plural in lists[path]:
+                found[kind.name] = kind
+        return found
+
+    # -- API verbs ---------------------------------------------------------------------------------
+
+    def _op_create(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        obj = request["object"]
+        kind = self._kind(obj.get("kind"))
+        mapped = self._names.object_to_cluster(obj, kind.namespaced)
+        path = self._collection(kind, mapped["metadata"].get("namespace"))
+        return {"object": self._back(kind, self._call("POST", path, body=mapped))}
+
+    def _op_update(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        obj = request["object"]
+        kind = self._kind(obj.get("kind"))
+        mapped = self._names.object_to_cluster(obj, kind.namespaced)
+        meta = mapped["metadata"]
+        path = self._item(kind, meta.get("namespace"), str(meta.get("name", "")))
+        return {"object": self._back(kind, self._call("PUT", path, body=mapped))}
+
+    def _op_patch(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        kind = self._kind(request.get("kind"))
+        path = self._item(kind, self._ns(kind, request), str(request["name"]))
+        patch = request["patch"]
+        if not isinstance(patch, dict):
+            raise ValueError("patch must be a JSON object (a merge patch)")
+        answer = self._call("PATCH", path, body=patch, content_type=_MERGE)
+        return {"object": self._back(kind, answer)}
+
+    def _op_scale(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        kind = self._kind(request.get("kind"))
+        if not kind.scale:
+            raise _Refused(404, "NotFound", f"{kind.name} has no scale subresource")
+        path = self._item(kind, self._ns(kind, request), str(request["name"])) + "/scale"
+        body = {"spec": {"replicas": request["replicas"]}}
+        answer = self._call("PATCH", path, body=body, content_type=_MERGE)
+        return {"object": self._names.object_from_cluster(answer)}
+
+    def _op_delete(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        kind = self._kind(request.get("kind"))
+        path = self._item(kind, self._ns(kind, request), str(request["name"]))
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        for field in ("propagationPolicy", "preconditions", "gracePeriodSeconds"):
+            if request.get(field) is not None:
+                options[field] = request[field]
+        answer = self._call("DELETE", path, body=options)
+        still = answer.get("kind") == kind.name and answer.get("metadata", {}).get(
+            "deletionTimestamp"
+        )
+        return {"object": self._back(kind, answer)} if still else {}
+
+    def _op_get(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        kind = self._kind(request.get("kind"))
+        path = self._item(kind, self._ns(kind, request), str(request["name"]))
+        return {"object": self._back(kind, self._call("GET", path))}
+
+    def _op_list(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        kind = self._kind(request.get("kind"))
+        namespace = request.get("namespace") if kind.namespaced else None
+        query: dict[str, str] = {}
+        if request.get("labelSelector"):
+            query["labelSelector"] = str(request["labelSelector"])
+        if request.get("fieldSelector"):
+            query["fieldSelector"] = self._names.field_selector_to_cluster(
+                str(request["fieldSelector"]), kind.name
+            )
+        path = self._collection(kind, self._names.to_cluster(namespace) if namespace else None)
+        answer = self._call("GET", path, query=query)
+        items = self._ours(kind, answer.get("items") or [])
+        return {"items": items, "resourceVersion": answer["metadata"]["resourceVersion"]}
+
+    # -- time --------------------------------------------------------------------------------------
+
+    def _op_advance(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        seconds = float(request["seconds"])
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        time.sleep(seconds / self.time_scale)
+        return {"now": self._now()}
+
+    def _op_settle(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Poll until the example's objects are quiet and show no pending work, or time is up."""
+        max_seconds = float(request["max_seconds"])
+        if max_seconds < 0:
+            raise ValueError("max_seconds must not be negative")
+        started = time.monotonic()
+        deadline = started + max_seconds / self.time_scale
+        quiet = QUIET_SECONDS / self.time_scale
+        last, changed = frozenset[tuple[str, str, str, str]](), started
+        while True:
+            objects = self._snapshot()["objects"]
+            seen = fingerprint(objects)
+            now = time.monotonic()
+            if seen != last:
+                last, changed = seen, now
+            if now - changed >= quiet and not pending(objects):
+                return {"now": self._now(), "settled": True}
+            if now >= deadline:
+                return {"now": self._now(), "settled": False}
+            time.sleep(min(POLL_WALL, max(deadline - now, 0.0)))
+
+    # -- observations ------------------------------------------------------------------------------
+
+    def _op_snapshot(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return self._snapshot()
+
+    def _snapshot(self, attempts: int = 3) -> dict[str, Any]:
+        """Every object of the example, each kind listed at the first list's resourceVersion."""
+        for _ in range(attempts):
+            try:
+                return self._snapshot_once()
+            except _Refused as refused:
+                if refused.status["code"] != 410:  # history compacted between two lists
+                    raise
+        raise TargetFault(f"{self.description}: no consistent snapshot in {attempts} attempts")
+
+    def _snapshot_once(self) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        listed = self._call("GET", "/api/v1/namespaces", headers_out=headers)
+        revision = listed["metadata"]["resourceVersion"]
+        now = self._clock(headers)
+        namespaces = self._ours(KINDS["Namespace"], listed.get("items") or [])
+        at = {"resourceVersion": revision, "resourceVersionMatch": "Exact"} if self._exact else {}
+        objects = list(namespaces)
+        for kind in self._kinds.values():
+            if kind.name in ("Namespace", "Event"):
+                continue
+            if not kind.namespaced:
+                objects += self._ours(kind, self._list_at(self._collection(kind, None), at))
+                continue
+            for ns in namespaces:
+                path = self._collection(kind, self._names.to_cluster(ns["metadata"]["name"]))
+                objects += self._ours(kind, self._list_at(path, at))
+        return {"now": now, "resourceVersion": revision, "objects": objects}
+
+    def _list_at(self, path: str, at: dict[str, str]) -> list[dict[str, Any]]:
+        try:
+            return list(self._call("GET", path, query=at).get("items") or [])
+        except _Refused as refused:
+            if refused.status["code"] != 400 or not at:
+                raise
+            self._exact = False  # a cluster without exact reads: lists at their own moments
+            return list(self._call("GET", path).get("items") or [])
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _kind(self, name: Any) -> Kind:
+        kind = self._kinds.get(str(name)) if self._kinds else KINDS.get(str(name))
+        if kind is None:
+            raise _Refused(404, "NotFound", f"the cluster does not serve kind {name!r}")
+        return kind
+
+    def _ns(self, kind: Kind, request: Mapping[str, Any]) -> str | None:
+        if not kind.namespaced:
+            return None
+        return self._names.to_cluster(str(request.get("namespace") or "default"))
+
+    def _collection(self, kind: Kind, namespace: str | None) -> str:
+        base = f"/apis/{kind.group}/{kind.version}" if kind.group else "/api/v1"
+        scope = f"/namespaces/{namespace}" if namespace else ""
+        return f"{base}{scope}/{kind.plural}"
+
+    def _item(self, kind: Kind, namespace: str | None, name: str) -> str:
+        if kind.name == "Namespace":
+            name = self._names.to_cluster(name)
+        return f"{self._collection(kind, namespace)}/{name}"
+
+    def _back(self, kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
+        obj.setdefault("apiVersion", kind.api_version)
+        obj.setdefault("kind", kind.name)
+        return self._names.object_from_cluster(obj)
+
+    def _ours(self, kind: Kind, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items of the example (or cluster-scoped), with apiVersion and kind set as in a get.
+
+        Sorted by namespace then name, as the protocol's `list` answers.
+        """
+        kept = []
+        for item in items:
+            meta = item.get("metadata") or {}
+            if kind.name == "Namespace" and not self._names.owns(meta.get("name", "")):
+                continue
+            if kind.namespaced and not self._names.owns(meta.get("namespace", "")):
+                continue
+            item = {"apiVersion": kind.api_version, "kind": kind.name, **item}
+            kept.append(self._back(kind, item))
+        kept.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        return kept
+
+    def _namespace(self, name: str) -> dict[str, Any]:
+        meta = {"name": self._names.to_cluster(name)}
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+    def _now(self) -> str:
+        headers: dict[str, str] = {}
+        self._call("GET", "/version", headers_out=headers)
+        return self._clock(headers)
+
+    def _clock(self, headers: Mapping[str, str]) -> str:
+        """The cluster's clock, from its `Date` header (whole seconds); else this machine's."""
+        date = headers.get("date") or headers.get("Date")
+        try:
+            moment = parsedate_to_datetime(date) if date else datetime.now(UTC)
+        except (TypeError, ValueError):
+            moment = datetime.now(UTC)
+        return _rfc3339(moment)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = _JSON,
+        ok: tuple[int, ...] = (),
+        headers_out: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One REST call; a refusal raises `_Refused` with the cluster's Status (codes in `ok`
+        give {}); a cluster that cannot be reached or answers garbage raises TargetFault."""
+        from kubernetes.client.exceptions import ApiException
+
+        for attempt in range(RETRIES + 1):
+            try:
+                method_, url, headers, data, post = self._client.param_serialize(
+                    method,
+                    path,
+                    query_params=list((query or {}).items()) or None,
+                    header_params={"Accept": _JSON, "Content-Type": content_type},
+                    body=body,
+                    auth_settings=["BearerToken"],
+                )
+                response = self._client.call_api(
+                    method_, url, headers, data, post, _request_timeout=self._timeout
+                )
+                raw = response.read()
+                code = response.status
+                if headers_out is not None:
+                    headers_out.update({k.lower(): v for k, v in response.headers.items()})
+            except ApiException as e:
+                raw, code = (e.body or b""), int(e.status or 0)
+            except Exception as e:  # urllib3's connection and timeout errors, among others
+                raise TargetFault(
+                    f"{self.description}: {method} {path} failed: {type(e).__name__}: {e}",
+                    request={"method": method, "path": path},
+                ) from None
+            answer = _json(raw, method, path, code)
+            if code in (429, 503) and attempt < RETRIES:
+                time.sleep(min(2.0**attempt * 0.1, 2.0))
+                continue
+            break
+        if 200 <= code < 300:
+            return answer
+        if code in ok:
+            return {}
+        status: dict[str, Any] = {
+            k: answer[k] for k in ("code", "reason", "message", "details") if k in answer
+        }
+        status.setdefault("code", code)
+        status.setdefault("reason", "Unknown")
+        status.setdefault("message", f"{method} {path} answered {code}")
+        refused = _Refused(code, str(status["reason"]), str(status["message"]))
+        refused.status = status
+        raise refused
+
+
+def _json(raw: bytes | str, method: str, path: str, code: int) -> dict[str, Any]:
+    """The answer's JSON; a refusal in plain text (a proxy's, say) becomes its message."""
+    if not raw:
+        return {}
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        text = raw[:200] if isinstance(raw, str) else raw[:200].decode(errors="replace")
+        if 200 <= code < 300:
+            raise TargetFault(
+                f"{method} {path} answered something that is not JSON: {text!r}"
+            ) from None
+        return {"message": text}
+    return answer if isinstance(answer, dict) else {"value": answer}
+
+
+def _status(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "status": {"code": code, "reason": reason, "message": message}}
