@@ -25,7 +25,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from conformance import __version__
-from conformance.plugin import levels_for, outcome_of, summarize
+from conformance.plugin import levels_for, outcome_of, shards_for, summarize
 from conformance.profiles import PROFILES
 from conformance.runner import LEVELS, LevelOutcome, TargetRefused, hello, replay, run_level
 from conformance.scenario import ScenarioError, load_scenario
@@ -218,9 +218,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             pytest_args += ["-n", str(args.jobs)]
         if args.junit:
             pytest_args += ["--junitxml", str(Path(args.junit).resolve())]
-        shards = profile.shards * len(levels)
+        per_level = shards_for(profile, args.target)
+        shards = per_level * len(levels)
         started = time.perf_counter()
-        listener = _ProgressListener(console, levels, profile.shards)
+        listener = _ProgressListener(console, levels, per_level)
         captured = io.StringIO()
         with listener.progress, contextlib.redirect_stdout(captured):
             code = pytest.main(pytest_args, plugins=[listener])

@@ -24,11 +24,11 @@ import pytest
 from conformance import __version__
 from conformance.profiles import PROFILES, Profile
 from conformance.runner import LEVELS, LevelOutcome, hello, run_level
-from conformance.targets import Target, TargetFault, TargetKind, open_target, serves
+from conformance.targets import Target, TargetFault, TargetKind, open_target, realtime, serves
 from properties.laws import LAWS, UnknownLaw, laws_for
 from properties.trace import TargetInfo
 
-__all__ = ["REPORT_SCHEMA", "levels_for", "outcome_of", "summarize"]
+__all__ = ["REPORT_SCHEMA", "levels_for", "outcome_of", "shards_for", "summarize"]
 
 REPORT_SCHEMA = "kubeprop/report"
 REPORT_VERSION = 1
@@ -92,8 +92,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "kubeprop_level" not in metafunc.fixturenames:
         return
     config = metafunc.config
-    profile = PROFILES[config.getoption("--profile")]
-    shards = config.getoption("--shards") or profile.shards
+    shards = _profile(config).shards
     levels = levels_for(config.getoption("--only"))
     params = [(level, shard) for level in levels for shard in range(shards)]
     metafunc.parametrize(
@@ -161,12 +160,24 @@ class KubepropSession:
             target.close()
 
 
+def shards_for(profile: Profile, spec: str, given: int | None = None) -> int:
+    """Shards per level: as given, else the profile's, but one for a real-time target.
+
+    Hypothesis opens every run with its simplest example; a real-time target's
+    few examples are better spent in one run than in several that each open so.
+    """
+    if given:
+        return given
+    return 1 if realtime(spec) else profile.shards
+
+
 def _profile(config: pytest.Config) -> Profile:
     profile = PROFILES[config.getoption("--profile")]
     examples = config.getoption("--examples")
-    if examples is None:
-        return profile
-    return attrs.evolve(profile, max_examples=examples, realtime_examples=examples)
+    if examples is not None:
+        profile = attrs.evolve(profile, max_examples=examples, realtime_examples=examples)
+    shards = shards_for(profile, config.getoption("--target"), config.getoption("--shards"))
+    return attrs.evolve(profile, shards=shards)
 
 
 @pytest.fixture(scope="session")

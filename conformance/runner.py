@@ -140,15 +140,23 @@ def run_level(
     base = dict(
         level=level, shard=shard, laws=tuple(law.id for law in laws), skipped=skipped, seed=seed
     )
+    missing = sorted(machine.needs - info.capabilities)
+    if missing:
+        reason = f"level {level} needs capability {', '.join(missing)}"
+        skipped = {**skipped, **{law.id: reason for law in laws}}
+        base = {**base, "laws": (), "skipped": skipped}
+        laws = []
     if not laws:
         return LevelOutcome(**base, status="empty", examples=0, steps=0, seconds=0.0)  # type: ignore[arg-type]
     bound = bind(machine, session, None if seed is None else seed + shard)
-    if machine.example_share != 1.0:
-        examples = max(profile.shards, round(profile.max_examples * machine.example_share))
-        profile = attrs.evolve(profile, max_examples=examples)
     if not info.has("clock"):
+        # Every wait is a wall-clock wait: the profile's few real-time examples, whatever
+        # the level's share of a simulated run.
         examples = min(profile.max_examples, profile.realtime_examples)
         profile = attrs.evolve(profile, max_examples=max(profile.shards, examples))
+    elif machine.example_share != 1.0:
+        examples = max(profile.shards, round(profile.max_examples * machine.example_share))
+        profile = attrs.evolve(profile, max_examples=examples)
     # Only a resettable target with a clock replays an example exactly: shrinking anything
     # else would chase a different failure each time, and Hypothesis would call it flaky.
     shrink = shrink and info.has("reset", "clock")
@@ -174,6 +182,8 @@ def run_level(
             unsupported=tuple(sorted(session.unsupported)),
         )
     except TargetAborted as aborted:
+        if session.first_violation is not None and not info.has("reset", "clock"):
+            return _first_violation_outcome(session, base, started, failures_dir, target_spec)
         scenario = _scenario(level, aborted.steps, None, target_spec, seed)
         path = _write(scenario, failures_dir, level, "target-fault")
         return LevelOutcome(
@@ -189,22 +199,7 @@ def run_level(
         )
     except Flaky as flaky:
         if session.first_violation is not None and not info.has("reset", "clock"):
-            first = session.first_violation
-            scenario = _scenario(level, first.steps, first.law.id, target_spec, seed)
-            path = _write(scenario, failures_dir, level, first.law.id)
-            return LevelOutcome(
-                **base,  # type: ignore[arg-type]
-                status="failed",
-                examples=session.examples,
-                steps=session.steps,
-                seconds=time.perf_counter() - started,
-                law=first.law.id,
-                message=first.violation.message,
-                report=render_failure(first, path, target_spec)
-                + "\n(the target is not deterministic: Hypothesis' replay of this example passed)",
-                scenario_file=str(path) if path else None,
-                unsupported=tuple(sorted(session.unsupported)),
-            )
+            return _first_violation_outcome(session, base, started, failures_dir, target_spec)
         return LevelOutcome(
             **base,  # type: ignore[arg-type]
             status="fault",
@@ -221,6 +216,35 @@ def run_level(
         examples=session.examples,
         steps=session.steps,
         seconds=time.perf_counter() - started,
+        unsupported=tuple(sorted(session.unsupported)),
+    )
+
+
+def _first_violation_outcome(
+    session: Session,
+    base: Mapping[str, Any],
+    started: float,
+    failures_dir: Path | None,
+    target_spec: str,
+) -> LevelOutcome:
+    """The first violation a target that does not replay exactly showed, as it happened:
+    Hypothesis' replay of the failing example may pass, or fault, on such a target."""
+    first = session.first_violation
+    assert first is not None
+    level = str(base["level"])
+    scenario = _scenario(level, first.steps, first.law.id, target_spec, base.get("seed"))
+    path = _write(scenario, failures_dir, level, first.law.id)
+    return LevelOutcome(
+        **base,
+        status="failed",
+        examples=session.examples,
+        steps=session.steps,
+        seconds=time.perf_counter() - started,
+        law=first.law.id,
+        message=first.violation.message,
+        report=render_failure(first, path, target_spec)
+        + "\n(the target does not replay exactly: this is the example as it first failed)",
+        scenario_file=str(path) if path else None,
         unsupported=tuple(sorted(session.unsupported)),
     )
 

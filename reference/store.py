@@ -12,8 +12,9 @@ in it), so the same model serves the API server and the store suite.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 from pyrsistent import PMap, PVector, pmap, pvector
@@ -26,6 +27,7 @@ __all__ = [
     "DeleteRange",
     "Event",
     "FutureRevision",
+    "KeyIndex",
     "KeyValue",
     "Put",
     "Range",
@@ -136,7 +138,9 @@ class TxnResult:
 
 
 _EMPTY_HISTORY: PVector[tuple[int, KeyValue | None]] = pvector()
-_EMPTY: PMap[str, KeyValue] = pmap()
+_NOTHING: PMap[str, Any] = pmap()
+_BY_KEY = operator.attrgetter("key")
+V = TypeVar("V")
 
 
 def _bucket(key: str) -> str:
@@ -149,6 +153,64 @@ def _bucket(key: str) -> str:
 
 
 @attrs.frozen
+class KeyIndex(Generic[V]):
+    """One of a store's maps split by resource prefix ("/registry/pods/"), so that a range
+    within one resource reads that resource's entries only.
+
+    Derived: `source` is the map it was built from, by identity, and `buckets` hold its keys
+    (each with a value of the caller's choosing). Every write of the store keeps the two in
+    step; a store whose map was replaced by other means (`attrs.evolve`) finds its index
+    stale and scans the whole map, so the index can make reads faster but never different.
+    Keys outside any resource are under "".
+    """
+
+    source: PMap[str, Any]
+    buckets: PMap[str, PMap[str, V]]
+
+    @classmethod
+    def of(cls, source: PMap[str, Any], value: Callable[[Any], V]) -> KeyIndex[V]:
+        buckets: dict[str, dict[str, V]] = {}
+        for key, v in source.items():
+            buckets.setdefault(_bucket(key), {})[key] = value(v)
+        return cls(source, pmap({b: pmap(entries) for b, entries in buckets.items()}))
+
+    def follow(
+        self,
+        old: PMap[str, Any],
+        new: PMap[str, Any],
+        put: Iterable[tuple[str, V]] = (),
+        removed: Iterable[str] = (),
+    ) -> KeyIndex[V]:
+        """The index of `new`, which is `old` with the entries `put` and the keys `removed`."""
+        if self.source is not old:
+            return self  # stale already; stays so (`new` is not the map it was built from)
+        buckets = self.buckets
+        for key, value in put:
+            bucket = _bucket(key)
+            buckets = buckets.set(bucket, buckets.get(bucket, _NOTHING).set(key, value))
+        for key in removed:
+            bucket = _bucket(key)
+            left = buckets[bucket].remove(key)
+            buckets = buckets.set(bucket, left) if left else buckets.remove(bucket)
+        return KeyIndex(new, buckets)
+
+    def within(
+        self, source: PMap[str, Any], key: str, range_end: str
+    ) -> tuple[PMap[str, Any], bool]:
+        """A map holding every key of `source` in [key, range_end) (`range_end` not ""), and
+        whether every key of that map is in it.
+
+        For a range within one resource, that resource's bucket; else `source` itself.
+        """
+        bucket = _bucket(key)
+        if self.source is source and bucket and range_end != "\0":
+            end = prefix_end(bucket)
+            if range_end <= end:
+                return self.buckets.get(bucket, _NOTHING), key == bucket and range_end == end
+        return source, False
+
+
+@attrs.frozen
 class Store:
     """An immutable etcd keyspace. Every method returns a new store; none mutates."""
 
@@ -158,9 +220,19 @@ class Store:
     # Per key, its versions in order; None marks a deletion (at the next entry's `revision`).
     history: PMap[str, PVector[tuple[int, KeyValue | None]]] = attrs.field(factory=pmap)
     log: PVector[Event] = attrs.field(factory=pvector)
-    #: `current` by resource prefix ("/registry/pods/"), so that a range within one resource
-    #: reads that resource only. Derived from `current`: no part of the store's equality.
-    buckets: PMap[str, PMap[str, KeyValue]] = attrs.field(factory=pmap, eq=False, repr=False)
+    #: The keys of `current` and of `history` by resource, for ranges within one resource
+    #: (now and at a past revision). Derived from those maps: no part of the store's equality,
+    #: hash or repr, and built from them when not given.
+    current_index: KeyIndex[KeyValue] = attrs.field(eq=False, repr=False)
+    history_index: KeyIndex[bool] = attrs.field(eq=False, repr=False)
+
+    @current_index.default
+    def _index_current(self) -> KeyIndex[KeyValue]:
+        return KeyIndex.of(self.current, lambda kv: kv)
+
+    @history_index.default
+    def _index_history(self) -> KeyIndex[bool]:
+        return KeyIndex.of(self.history, lambda _: True)
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, key: str) -> KeyValue | None:
@@ -179,23 +251,25 @@ class Store:
             if range_end is None or range_end == "":
                 kv = self.current.get(key)
                 return RangeResult((kv,) if kv else (), self.revision)
-            bucket = _bucket(key)
-            within = bucket and range_end != "\0" and range_end <= prefix_end(bucket)
-            items = self.buckets.get(bucket, _EMPTY).items() if within else self.current.items()
-            kvs = sorted(
-                (kv for k, kv in items if in_range(k, key, range_end)),
-                key=lambda kv: kv.key,
-            )
+            entries, whole = self.current_index.within(self.current, key, range_end)
+            if whole:
+                kvs = sorted(entries.values(), key=_BY_KEY)
+            else:
+                kvs = sorted(
+                    (kv for k, kv in entries.items() if in_range(k, key, range_end)), key=_BY_KEY
+                )
             return RangeResult(tuple(kvs), self.revision)
         self._check_readable(revision)
+        history = self.history
+        if range_end is None or range_end == "":
+            keys = [key] if key in history else []
+        else:
+            keys = _keys_in(self.history_index, history, key, range_end)
         found = []
-        for k, versions in self.history.items():
-            if not in_range(k, key, range_end):
-                continue
-            kv = _version_at(versions, revision)
+        for k in keys:
+            kv = _version_at(history[k], revision)
             if kv is not None:
                 found.append(kv)
-        found.sort(key=lambda kv: kv.key)
         return RangeResult(tuple(found), self.revision)
 
     def events_after(
@@ -264,13 +338,19 @@ class Store:
             mod_revision=revision,
             version=prev.version + 1 if prev else 1,
         )
-        versions = self.history.get(op.key, _EMPTY_HISTORY)
-        bucket = _bucket(op.key)
+        versions = self.history.get(op.key)
+        current = self.current.set(op.key, kv)
+        history = self.history.set(
+            op.key, (_EMPTY_HISTORY if versions is None else versions).append((revision, kv))
+        )
         store = attrs.evolve(
             self,
-            current=self.current.set(op.key, kv),
-            history=self.history.set(op.key, versions.append((revision, kv))),
-            buckets=self.buckets.set(bucket, self.buckets.get(bucket, _EMPTY).set(op.key, kv)),
+            current=current,
+            history=history,
+            current_index=self.current_index.follow(self.current, current, ((op.key, kv),)),
+            history_index=self.history_index.follow(
+                self.history, history, ((op.key, True),) if versions is None else ()
+            ),
         )
         return store, Event("PUT", kv, prev)
 
@@ -278,19 +358,25 @@ class Store:
         if op.range_end is None or op.range_end == "":
             keys = [op.key] if op.key in self.current else []
         else:
-            keys = sorted(k for k in self.current if in_range(k, op.key, op.range_end))
+            keys = _keys_in(self.current_index, self.current, op.key, op.range_end)
+        if not keys:
+            return self, []
         current = self.current
         history = self.history
-        buckets = self.buckets
         events = []
         for k in keys:
             prev = current[k]
             current = current.remove(k)
-            bucket = _bucket(k)
-            buckets = buckets.set(bucket, buckets[bucket].remove(k))
             history = history.set(k, history[k].append((revision, None)))
             events.append(Event("DELETE", KeyValue(k, None, 0, revision, 0), prev))
-        return attrs.evolve(self, current=current, history=history, buckets=buckets), events
+        store = attrs.evolve(
+            self,
+            current=current,
+            history=history,
+            current_index=self.current_index.follow(self.current, current, removed=keys),
+            history_index=self.history_index.follow(self.history, history),
+        )
+        return store, events
 
     def _holds(self, compare: Compare) -> bool:
         kv = self.current.get(compare.key)
@@ -325,14 +411,30 @@ class Store:
         if revision > self.revision:
             raise FutureRevision(revision, self.revision)
         history: dict[str, PVector[tuple[int, KeyValue | None]]] = {}
+        forgotten = []
         for key, versions in self.history.items():
             kept = _compact_versions(versions, revision)
             if kept:
                 history[key] = kept
+            else:
+                forgotten.append(key)
         cut = bisect.bisect_right(self.log, revision, key=lambda e: e.kv.mod_revision)
+        compacted = pmap(history)
         return attrs.evolve(
-            self, compact_revision=revision, history=pmap(history), log=self.log[cut:]
+            self,
+            compact_revision=revision,
+            history=compacted,
+            log=self.log[cut:],
+            history_index=self.history_index.follow(self.history, compacted, removed=forgotten),
         )
+
+
+def _keys_in(index: KeyIndex[Any], source: PMap[str, Any], key: str, range_end: str) -> list[str]:
+    """The keys of `source` in [key, range_end) (`range_end` not ""), sorted."""
+    entries, whole = index.within(source, key, range_end)
+    if whole:
+        return sorted(entries)
+    return sorted(k for k in entries if in_range(k, key, range_end))
 
 
 def _check_intervals(ops: Sequence[Operation]) -> None:
@@ -346,6 +448,8 @@ def _check_intervals(ops: Sequence[Operation]) -> None:
 
 
 def _version_at(versions: PVector[tuple[int, KeyValue | None]], revision: int) -> KeyValue | None:
+    if versions and versions[-1][0] <= revision:
+        return versions[-1][1]  # the common case: the key has not changed since
     i = bisect.bisect_right(versions, revision, key=lambda v: v[0])
     return versions[i - 1][1] if i else None
 
@@ -428,16 +532,12 @@ def restore(
             latest = entries[-1][1]
             current[key] = latest
     log = list(_rebuild_log(image["log"], history))
-    buckets: dict[str, dict[str, KeyValue]] = {}
-    for key, kv in current.items():
-        buckets.setdefault(_bucket(key), {})[key] = kv
     return cls(
         revision=image["revision"],
         compact_revision=image["compact_revision"],
         current=pmap(current),
         history=pmap(history),
         log=pvector(log),
-        buckets=pmap({b: pmap(kvs) for b, kvs in buckets.items()}),
     )
 
 

@@ -213,6 +213,7 @@ def _on(feature: str) -> Any:
 
 class NodesMachine(LevelMachine):
     actions_class = NodesActions
+    needs = frozenset({"nodes", "runtime"})
     final_settle_seconds = 900
 
     def __init__(self) -> None:

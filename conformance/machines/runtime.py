@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import attrs
 from hypothesis.stateful import RuleBasedStateMachine
 
-from conformance.machines.base import Actions, Driver, LawViolated
+from conformance.machines.base import Actions, Driver, LawViolated, TargetAborted
 from conformance.targets.base import Target
 from properties.laws import Law
 from properties.trace import TargetInfo
@@ -44,6 +44,9 @@ class LevelMachine(RuleBasedStateMachine):
     #: The share of a profile's example budget this level spends: a level whose steps cost
     #: many times another's gets fewer examples, so that a profile keeps its time budget.
     example_share: ClassVar[float] = 1.0
+    #: Capabilities without which the level does not run at all (docs/protocol.md's table
+    #: of levels): its laws are then reported skipped, with the missing capability.
+    needs: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,7 +84,12 @@ class LevelMachine(RuleBasedStateMachine):
             if not self._failed and self.driver.steps:
                 self.do("settle", max_seconds=self.final_settle_seconds)
         finally:
-            self.driver.finish()
+            try:
+                self.driver.finish()
+            except TargetAborted:
+                if not self._failed:
+                    raise
+                # The example already failed: clearing away must not hide why.
 
 
 def bind(machine: type[LevelMachine], session: Session, seed: int | None = None) -> type[Any]:

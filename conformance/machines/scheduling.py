@@ -306,6 +306,7 @@ def _on(feature: str) -> Any:
 
 class SchedulingMachine(LevelMachine):
     actions_class = SchedulingActions
+    needs = frozenset({"nodes"})
     final_settle_seconds = 600
 
     def __init__(self) -> None:

@@ -217,6 +217,7 @@ def _on(feature: str) -> Any:
 
 class ServiceMachine(LevelMachine):
     actions_class = ServiceActions
+    needs = frozenset({"nodes", "routing"})
     final_settle_seconds = 600
     #: Half a profile's examples: a services step costs a few times a store step.
     example_share = 0.5

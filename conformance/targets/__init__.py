@@ -31,6 +31,7 @@ __all__ = [
     "TargetKind",
     "TargetSpecError",
     "open_target",
+    "realtime",
     "serves",
 ]
 
@@ -50,6 +51,11 @@ def serves(spec: str) -> set[TargetKind]:
     if spec.startswith("etcd:"):
         return {"store"}
     return set()
+
+
+def realtime(spec: str) -> bool:
+    """A spec whose target runs in real time, with no clock to drive (a real cluster)."""
+    return spec.startswith("kube:")
 
 
 def open_target(

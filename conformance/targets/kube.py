@@ -19,9 +19,10 @@ see one moment of the cluster. The cluster's clock is read from its answers'
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -45,8 +46,15 @@ CLOCK_EXTENSION = "kubeprop.io/clock"
 QUIET_SECONDS = 5.0
 #: Wall seconds between two snapshots while settling.
 POLL_WALL = 0.25
-#: How often a throttled request (429, or 503 with Retry-After) is tried again.
+#: How often a throttled read (429, 503, 504) is tried again; a write only on 429, which
+#: API Priority and Fairness answers before the write is attempted.
 RETRIES = 5
+#: The finalizers the levels put on objects: removed at the end of an example, since no
+#: controller on a real cluster would ever remove them and the namespace would never go.
+OWN_FINALIZERS = "kubeprop.io/"
+#: Wall seconds to wait for a new namespace's `default` ServiceAccount, without which
+#: ServiceAccount admission refuses pods.
+SERVICE_ACCOUNT_WAIT = 10.0
 _JSON = "application/json"
 _MERGE = "application/merge-patch+json"
 
@@ -104,6 +112,10 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _parse_rfc3339(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
 class KubeTarget:
     """A cluster behind the Kubernetes API; one example's namespaces at a time."""
 
@@ -122,6 +134,7 @@ class KubeTarget:
         self._names = new_example_namespaces()
         self._in_example = False
         self._kinds: dict[str, Kind] = {}
+        self._service_accounts = False
         self._exact = True
         self._clock_offset: float | None = None
 
@@ -138,7 +151,7 @@ class KubeTarget:
             return {"ok": True, **handler(request)}
         except _Refused as refused:
             return {"ok": False, "status": refused.status}
-        except (KeyError, TypeError, ValueError) as e:
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
             return _status(400, "BadRequest", f"malformed {op} request: {e}")
 
     def close(self) -> None:
@@ -154,18 +167,57 @@ class KubeTarget:
         self.end_example()
         self._names = new_example_namespaces()
         self._in_example = True
-        self._call("POST", "/api/v1/namespaces", body=self._namespace("default"), ok=(409,))
+        with self._as_fault("starting an example"):
+            self._call("POST", "/api/v1/namespaces", body=self._namespace("default"), ok=(409,))
+            self._await_service_account(self._names.to_cluster("default"))
 
     def end_example(self) -> None:
-        """Delete the example's namespaces (the cluster empties them in the background)."""
+        """Release what the example holds and delete its namespaces (the cluster empties them
+        in the background). The levels' own finalizers go first: nothing else removes them."""
         if not self._in_example:
             return
+        with self._as_fault("clearing away an example"):
+            for obj in self._snapshot()["objects"]:
+                self._release(obj)
+            listed = self._call("GET", "/api/v1/namespaces")
+            for ns in listed.get("items") or []:
+                name = ns["metadata"]["name"]
+                if self._names.owns(name) and not ns["metadata"].get("deletionTimestamp"):
+                    self._call("DELETE", f"/api/v1/namespaces/{name}", ok=(404, 409))
         self._in_example = False
-        listed = self._call("GET", "/api/v1/namespaces")
-        for ns in listed.get("items") or []:
-            name = ns["metadata"]["name"]
-            if self._names.owns(name) and not ns["metadata"].get("deletionTimestamp"):
-                self._call("DELETE", f"/api/v1/namespaces/{name}", ok=(404, 409))
+
+    def _release(self, obj: Mapping[str, Any]) -> None:
+        finalizers = (obj.get("metadata") or {}).get("finalizers") or []
+        kept = [f for f in finalizers if not str(f).startswith(OWN_FINALIZERS)]
+        kind = self._kinds.get(str(obj.get("kind")))
+        if kind is None or kept == finalizers:
+            return
+        meta = obj["metadata"]
+        path = self._item(kind, self._ns(kind, meta), meta["name"])
+        patch = {"metadata": {"finalizers": kept or None}}
+        self._call("PATCH", path, body=patch, content_type=_MERGE, ok=(404, 409, 422))
+
+    @contextlib.contextmanager
+    def _as_fault(self, doing: str) -> Iterator[None]:
+        """Refusals while setting up or clearing away are the cluster's fault, not a law's."""
+        try:
+            yield
+        except _Refused as refused:
+            status = refused.status
+            raise TargetFault(
+                f"{self.description}: {doing} was refused: {status['code']} {status['message']}"
+                " (the account needs to create, list and delete namespaces and the objects"
+                " of the levels)"
+            ) from None
+
+    def _await_service_account(self, namespace: str) -> None:
+        """Wait (bounded) for the namespace's `default` ServiceAccount, if the cluster has them."""
+        if not self._service_accounts:
+            return
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
+        deadline = time.monotonic() + SERVICE_ACCOUNT_WAIT
+        while not self._call("GET", path, ok=(404,)) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     # -- session -----------------------------------------------------------------------------------
 
@@ -176,7 +228,7 @@ class KubeTarget:
         self._kinds = self._discover()
         return {
             "protocol": 1,
-            "name": f"kube ({self.description})",
+            "name": f"kube {self._client.configuration.host}",
             "version": __version__,
             "kubernetesVersion": str(version.get("gitVersion", "")).lstrip("v"),
             "capabilities": [],
@@ -194,36 +246,40 @@ class KubeTarget:
                 lists[path] = {r.get("name", "") for r in answer.get("resources") or []}
             if kind.plural in lists[path]:
                 found[kind.name] = kind
+        self._service_accounts = "serviceaccounts" in lists.get("/api/v1", set())
         return found
 
     # -- API verbs ---------------------------------------------------------------------------------
 
     def _op_create(self, request: Mapping[str, Any]) -> dict[str, Any]:
         obj = request["object"]
-        kind = self._kind(obj.get("kind"))
+        kind = self._writable(obj.get("kind"))
         mapped = self._names.object_to_cluster(obj, kind.namespaced)
         path = self._collection(kind, mapped["metadata"].get("namespace"))
-        return {"object": self._back(kind, self._call("POST", path, body=mapped))}
+        created = self._call("POST", path, body=mapped)
+        if kind.name == "Namespace":
+            self._await_service_account(created["metadata"]["name"])
+        return {"object": self._back(kind, created)}
 
     def _op_update(self, request: Mapping[str, Any]) -> dict[str, Any]:
         obj = request["object"]
-        kind = self._kind(obj.get("kind"))
+        kind = self._writable(obj.get("kind"))
+        path = self._item(kind, self._ns(kind, obj["metadata"]), str(obj["metadata"]["name"]))
         mapped = self._names.object_to_cluster(obj, kind.namespaced)
-        meta = mapped["metadata"]
-        path = self._item(kind, meta.get("namespace"), str(meta.get("name", "")))
         return {"object": self._back(kind, self._call("PUT", path, body=mapped))}
 
     def _op_patch(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        kind = self._kind(request.get("kind"))
+        kind = self._writable(request.get("kind"))
         path = self._item(kind, self._ns(kind, request), str(request["name"]))
         patch = request["patch"]
         if not isinstance(patch, dict):
             raise ValueError("patch must be a JSON object (a merge patch)")
-        answer = self._call("PATCH", path, body=patch, content_type=_MERGE)
+        body = self._names.patch_to_cluster(patch)
+        answer = self._call("PATCH", path, body=body, content_type=_MERGE)
         return {"object": self._back(kind, answer)}
 
     def _op_scale(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        kind = self._kind(request.get("kind"))
+        kind = self._writable(request.get("kind"))
         if not kind.scale:
             raise _Refused(404, "NotFound", f"{kind.name} has no scale subresource")
         path = self._item(kind, self._ns(kind, request), str(request["name"])) + "/scale"
@@ -232,17 +288,22 @@ class KubeTarget:
         return {"object": self._names.object_from_cluster(answer)}
 
     def _op_delete(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        kind = self._kind(request.get("kind"))
+        """The answer carries the object only while it still exists: a pod's DELETE answers
+        the pod even when it went at once, so a terminating answer is confirmed by a get."""
+        kind = self._writable(request.get("kind"))
         path = self._item(kind, self._ns(kind, request), str(request["name"]))
         options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         for field in ("propagationPolicy", "preconditions", "gracePeriodSeconds"):
             if request.get(field) is not None:
                 options[field] = request[field]
         answer = self._call("DELETE", path, body=options)
-        still = answer.get("kind") == kind.name and answer.get("metadata", {}).get(
-            "deletionTimestamp"
-        )
-        return {"object": self._back(kind, answer)} if still else {}
+        meta = answer.get("metadata") or {}
+        if answer.get("kind") != kind.name or not meta.get("deletionTimestamp"):
+            return {}
+        still = self._call("GET", path, ok=(404,))
+        if (still.get("metadata") or {}).get("uid") != meta.get("uid"):
+            return {}
+        return {"object": self._back(kind, still)}
 
     def _op_get(self, request: Mapping[str, Any]) -> dict[str, Any]:
         kind = self._kind(request.get("kind"))
@@ -267,32 +328,52 @@ class KubeTarget:
     # -- time --------------------------------------------------------------------------------------
 
     def _op_advance(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Wait until the cluster's own clock has moved `seconds` on (to its Date's whole
+        second): a cluster that falls behind the wall clock is waited for, not outrun."""
         seconds = float(request["seconds"])
         if seconds < 0:
             raise ValueError("seconds must not be negative")
+        start = self._cluster_time()
         time.sleep(seconds / self.time_scale)
-        return {"now": self._now()}
+        guard = time.monotonic() + self._wall_guard(seconds)
+        now = self._cluster_time()
+        while now < start + seconds - 1 and time.monotonic() < guard:
+            time.sleep(POLL_WALL)
+            now = self._cluster_time()
+        return {"now": _rfc3339(now)}
 
     def _op_settle(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Poll until the example's objects are quiet and show no pending work, or time is up."""
+        """Poll until the example's objects have been quiet for QUIET_SECONDS of the cluster's
+        clock and show no pending work, or until `max_seconds` of it have passed."""
         max_seconds = float(request["max_seconds"])
         if max_seconds < 0:
             raise ValueError("max_seconds must not be negative")
-        started = time.monotonic()
-        deadline = started + max_seconds / self.time_scale
-        quiet = QUIET_SECONDS / self.time_scale
-        last, changed = frozenset[tuple[str, str, str, str]](), started
+        guard = time.monotonic() + self._wall_guard(max_seconds)
+        start: datetime | None = None
+        last, changed = frozenset[tuple[str, str, str, str]](), None
         while True:
-            objects = self._snapshot()["objects"]
-            seen = fingerprint(objects)
-            now = time.monotonic()
-            if seen != last:
+            snapshot = self._snapshot()
+            now = _parse_rfc3339(snapshot["now"])
+            start = start or now
+            seen = fingerprint(snapshot["objects"])
+            if changed is None or seen != last:
                 last, changed = seen, now
-            if now - changed >= quiet and not pending(objects):
-                return {"now": self._now(), "settled": True}
-            if now >= deadline:
-                return {"now": self._now(), "settled": False}
-            time.sleep(min(POLL_WALL, max(deadline - now, 0.0)))
+            # Date is whole seconds: one more makes the quiet at least QUIET_SECONDS long.
+            quiet = (now - changed).total_seconds() >= QUIET_SECONDS + 1
+            if quiet and not pending(snapshot["objects"]):
+                return {"now": snapshot["now"], "settled": True}
+            if (now - start).total_seconds() >= max_seconds or time.monotonic() >= guard:
+                return {"now": snapshot["now"], "settled": False}
+            time.sleep(POLL_WALL)
+
+    def _wall_guard(self, seconds: float) -> float:
+        """Wall seconds after which a wait gives up on a cluster clock that stopped moving."""
+        return 3 * seconds / self.time_scale + 30
+
+    def _cluster_time(self) -> datetime:
+        headers: dict[str, str] = {}
+        self._call("GET", "/version", headers_out=headers)
+        return _parse_rfc3339(self._clock(headers))
 
     # -- observations ------------------------------------------------------------------------------
 
@@ -332,9 +413,13 @@ class KubeTarget:
         try:
             return list(self._call("GET", path, query=at).get("items") or [])
         except _Refused as refused:
-            if refused.status["code"] != 400 or not at:
+            unsupported = refused.status["code"] in (400, 422) and "resourceVersionMatch" in str(
+                refused.status.get("message")
+            )
+            if not unsupported or not at:
                 raise
-            self._exact = False  # a cluster without exact reads: lists at their own moments
+            # A cluster without exact reads (before 1.19): each list at its own moment.
+            self._exact = False
             return list(self._call("GET", path).get("items") or [])
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -345,10 +430,24 @@ class KubeTarget:
             raise _Refused(404, "NotFound", f"the cluster does not serve kind {name!r}")
         return kind
 
-    def _ns(self, kind: Kind, request: Mapping[str, Any]) -> str | None:
+    def _writable(self, name: Any) -> Kind:
+        """A kind the target may write: a cluster's own cluster-scoped objects (its Nodes,
+        PriorityClasses) are shared by everyone on it, so only Namespaces are written."""
+        kind = self._kind(name)
+        if not kind.namespaced and kind.name != "Namespace":
+            raise _Refused(
+                403,
+                "Forbidden",
+                f"the kube: target does not write {kind.name} objects: they are the cluster's,"
+                " shared beyond this run",
+            )
+        return kind
+
+    def _ns(self, kind: Kind, where: Mapping[str, Any]) -> str | None:
+        """The cluster namespace of a request or of an object's metadata."""
         if not kind.namespaced:
             return None
-        return self._names.to_cluster(str(request.get("namespace") or "default"))
+        return self._names.to_cluster(str(where.get("namespace") or "default"))
 
     def _collection(self, kind: Kind, namespace: str | None) -> str:
         base = f"/apis/{kind.group}/{kind.version}" if kind.group else "/api/v1"
@@ -385,11 +484,6 @@ class KubeTarget:
     def _namespace(self, name: str) -> dict[str, Any]:
         meta = {"name": self._names.to_cluster(name)}
         return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
-
-    def _now(self) -> str:
-        headers: dict[str, str] = {}
-        self._call("GET", "/version", headers_out=headers)
-        return self._clock(headers)
 
     def _clock(self, headers: Mapping[str, str]) -> str:
         """The cluster's clock, from its `Date` header (whole seconds); else this machine's."""
@@ -434,13 +528,19 @@ class KubeTarget:
                     headers_out.update({k.lower(): v for k, v in response.headers.items()})
             except ApiException as e:
                 raw, code = (e.body or b""), int(e.status or 0)
+                if code == 0:  # the client's own failure (TLS, a request it could not build)
+                    raise TargetFault(
+                        f"{self.description}: {method} {path} failed: {e.reason}",
+                        request={"method": method, "path": path},
+                    ) from None
             except Exception as e:  # urllib3's connection and timeout errors, among others
                 raise TargetFault(
                     f"{self.description}: {method} {path} failed: {type(e).__name__}: {e}",
                     request={"method": method, "path": path},
                 ) from None
             answer = _json(raw, method, path, code)
-            if code in (429, 503) and attempt < RETRIES:
+            retry = (429, 503, 504) if method == "GET" else (429,)
+            if code in retry and attempt < RETRIES:
                 time.sleep(min(2.0**attempt * 0.1, 2.0))
                 continue
             break

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -64,7 +64,17 @@ class ExampleNamespaces:
             meta["name"] = self.to_cluster(meta["name"])
         elif namespaced:
             meta["namespace"] = self.to_cluster(str(meta.get("namespace") or "default"))
+        _rename_namespace_owners(meta, self.to_cluster)
         out["metadata"] = meta
+        return out
+
+    def patch_to_cluster(self, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """A merge patch with the Namespace owners it names mapped."""
+        out = dict(patch)
+        if isinstance(out.get("metadata"), Mapping):
+            meta = dict(out["metadata"])
+            _rename_namespace_owners(meta, self.to_cluster)
+            out["metadata"] = meta
         return out
 
     def object_from_cluster(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +94,7 @@ class ExampleNamespaces:
                 labels[NAME_LABEL] = meta["name"]
         if isinstance(meta.get("namespace"), str):
             meta["namespace"] = self.from_cluster(meta["namespace"]) or meta["namespace"]
+        _rename_namespace_owners(meta, lambda name: self.from_cluster(name) or name)
         return obj
 
     def field_selector_to_cluster(self, selector: str, kind: str) -> str:
@@ -100,6 +111,21 @@ class ExampleNamespaces:
                     term = f"{field}{op}{self.to_cluster(value)}"
             terms.append(term)
         return ",".join(terms)
+
+
+def _rename_namespace_owners(meta: dict[str, Any], rename: Callable[[str], str]) -> None:
+    """Owner references to a Namespace name it: they travel with the namespace's name."""
+    refs = meta.get("ownerReferences")
+    if not isinstance(refs, list):
+        return
+    meta["ownerReferences"] = [
+        {**ref, "name": rename(ref["name"])}
+        if isinstance(ref, Mapping)
+        and ref.get("kind") == "Namespace"
+        and isinstance(ref.get("name"), str)
+        else ref
+        for ref in refs
+    ]
 
 
 def new_example_namespaces() -> ExampleNamespaces:

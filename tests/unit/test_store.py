@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyrsistent import pmap
 
 from reference.store import (
     Compacted,
@@ -21,6 +23,7 @@ from reference.store import (
     DeleteRange,
     Event,
     FutureRevision,
+    KeyIndex,
     KeyValue,
     Put,
     Range,
@@ -365,11 +368,13 @@ _ENDS = (None, None, "\0", "b", "bb", "c", prefix_end("a"))
 
 
 @st.composite
-def _write_op(draw: st.DrawFn) -> Put | DeleteRange:
-    key = draw(st.sampled_from(KEYS))
+def _write_op(
+    draw: st.DrawFn, keys: tuple[str, ...] = KEYS, ends: tuple[str | None, ...] = _ENDS
+) -> Put | DeleteRange:
+    key = draw(st.sampled_from(keys))
     if draw(st.booleans()):
         return Put(key, draw(st.integers(0, 3)))
-    end = draw(st.sampled_from(_ENDS))
+    end = draw(st.sampled_from(ends))
     if end not in (None, "\0") and end <= key:
         end = None
     return DeleteRange(key, end)
@@ -395,12 +400,14 @@ def _etcd_valid(ops: list[Put | DeleteRange]) -> bool:
 
 
 @st.composite
-def _op(draw: st.DrawFn) -> tuple[Any, ...]:
+def _op(
+    draw: st.DrawFn, keys: tuple[str, ...] = KEYS, ends: tuple[str | None, ...] = _ENDS
+) -> tuple[Any, ...]:
     kind = draw(st.sampled_from(("put", "put", "delete", "txn", "txn", "compact")))
     if kind == "put":
-        return ("put", draw(st.sampled_from(KEYS)), draw(st.integers(0, 3)))
+        return ("put", draw(st.sampled_from(keys)), draw(st.integers(0, 3)))
     if kind == "delete":
-        op = draw(_write_op())
+        op = draw(_write_op(keys, ends))
         if isinstance(op, Put):
             return ("delete", op.key, None)
         return ("delete", op.key, op.range_end)
@@ -410,7 +417,7 @@ def _op(draw: st.DrawFn) -> tuple[Any, ...]:
         st.lists(
             st.builds(
                 Compare,
-                st.sampled_from(KEYS),
+                st.sampled_from(keys),
                 st.sampled_from(("VERSION", "CREATE", "MOD", "VALUE")),
                 st.sampled_from(("EQUAL", "NOT_EQUAL", "GREATER", "LESS")),
                 st.integers(0, 4),
@@ -418,8 +425,8 @@ def _op(draw: st.DrawFn) -> tuple[Any, ...]:
             max_size=2,
         )
     )
-    success = draw(st.lists(_write_op(), max_size=3).filter(_etcd_valid))
-    failure = draw(st.lists(_write_op(), max_size=2).filter(_etcd_valid))
+    success = draw(st.lists(_write_op(keys, ends), max_size=3).filter(_etcd_valid))
+    failure = draw(st.lists(_write_op(keys, ends), max_size=2).filter(_etcd_valid))
     return ("txn", tuple(compares), tuple(success), tuple(failure))
 
 
@@ -567,3 +574,207 @@ def test_snapshot_restore_round_trips_any_history(ops: list[tuple[Any, ...]]) ->
     ]
     # The restored store keeps working as the original does.
     assert restored.put("a", 9) == store.put("a", 9)
+
+
+# -- the resource index ------------------------------------------------------------------------
+#
+# `Store.current_index` and `Store.history_index` hold the keys of `current` and `history` by
+# resource ("/registry/pods/"), so that a range within one resource reads only its keys. They
+# are derived: ranges must answer exactly what a scan of every key answers, and two stores with
+# the same content must be equal however their indexes came about.
+
+_POD_A, _POD_B, _POD_C = "/registry/pods/ns/a", "/registry/pods/ns/b", "/registry/pods/nsx/c"
+REGISTRY_KEYS = (
+    _POD_A,
+    _POD_B,
+    _POD_C,
+    "/registry/podsx/d",  # shares "/registry/pods" but not the resource
+    "/registry/nodes/n",
+    "/registry/pods",  # no resource: not under "/registry/pods/"
+    "/other/x",
+    "a",
+)
+_REGISTRY_ENDS = (
+    None,
+    None,
+    "\0",
+    prefix_end("/registry/pods/"),
+    prefix_end("/registry/pods/ns/"),
+    prefix_end("/registry/"),
+    _POD_C,
+    "/registry/q",
+)
+#: Ranges within one resource (the index's) and across or outside resources (a full scan).
+_REGISTRY_RANGES: tuple[tuple[str, str | None], ...] = (
+    *((k, None) for k in REGISTRY_KEYS),
+    *(
+        (p, prefix_end(p))
+        for p in (
+            "/registry/pods/",
+            "/registry/pods/ns/",
+            "/registry/pods/ns",
+            "/registry/podsx/",
+            "/registry/nodes/",
+            "/registry/events/",  # a resource with no keys
+            "/registry/pod",
+            "/registry/",
+            "/",
+            "",
+        )
+    ),
+    ("/registry/pods/", "\0"),
+    ("/registry/pods/ns/a", "/registry/pods/ns/b"),
+    ("/registry/pods/ns/b", "/registry/pods/ns/a"),  # empty: end before start
+    ("/registry/pods/ns/b", "/registry/podsx/e"),  # runs past the resource
+    ("/registry/nodes/", _POD_B),
+    ("", "\0"),
+)
+
+
+def _scan(rows: dict[str, _Row], start: str, end: str | None) -> list[tuple[str, _Row]]:
+    return sorted((k, row) for k, row in rows.items() if _in_range(k, start, end))
+
+
+def _ranged(store: Store, start: str, end: str | None, revision: int) -> list[tuple[str, _Row]]:
+    return [
+        (kv.key, (kv.value, kv.create_revision, kv.mod_revision, kv.version))
+        for kv in store.range(start, end, revision).kvs
+    ]
+
+
+def _assert_index_exact(store: Store) -> None:
+    """Both indexes are in step with their maps: fresh, and equal to one built from scratch."""
+    assert store.current_index.source is store.current
+    assert store.history_index.source is store.history
+    assert store.current_index.buckets == KeyIndex.of(store.current, lambda kv: kv).buckets
+    assert store.history_index.buckets == KeyIndex.of(store.history, lambda _: True).buckets
+
+
+def _stale(store: Store) -> Store:
+    """The same store with indexes of other maps: every range scans every key."""
+    return attrs.evolve(
+        store,
+        current_index=KeyIndex.of(pmap(), lambda kv: kv),
+        history_index=KeyIndex.of(pmap(), lambda _: True),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_op(REGISTRY_KEYS, _REGISTRY_ENDS), max_size=30))
+def test_ranges_through_the_index_are_the_ranges_of_a_full_scan(
+    ops: list[tuple[Any, ...]],
+) -> None:
+    store, model = Store(), NaiveStore()
+    for op in ops:
+        store = _apply(store, model, op)
+        _assert_index_exact(store)
+        for start, end in _REGISTRY_RANGES:
+            assert _ranged(store, start, end, 0) == _scan(model.states[model.revision], start, end)
+    stale = _stale(store)
+    restored = restore(snapshot(store))
+    _assert_index_exact(restored)
+    for revision in range(max(model.compacted, 1), model.revision + 1):
+        for start, end in _REGISTRY_RANGES:
+            expected = _scan(model.states[revision], start, end)
+            assert _ranged(store, start, end, revision) == expected, (revision, start, end)
+            assert _ranged(stale, start, end, revision) == expected
+            assert _ranged(restored, start, end, revision) == expected
+    assert stale == store and hash(stale) == hash(store)
+    assert restored == store and hash(restored) == hash(store)
+
+
+def test_equality_hash_and_repr_ignore_the_index() -> None:
+    store = puts(Store(), (_POD_A, 1), ("/registry/nodes/n", 2), (_POD_B, 3))
+    store, _ = store.delete(_POD_A)
+    store = store.compact(3)
+    rebuilt = Store(
+        revision=store.revision,
+        compact_revision=store.compact_revision,
+        current=store.current,
+        history=store.history,
+        log=store.log,
+    )
+    _assert_index_exact(rebuilt)
+    for other in (rebuilt, _stale(store), restore(snapshot(store))):
+        assert other == store
+        assert hash(other) == hash(store)
+        assert repr(other) == repr(store)
+    assert "index" not in repr(store)
+    # Equal stores stay equal as they are written to, whichever index each carries.
+    assert _stale(store).put(_POD_C, 4) == store.put(_POD_C, 4)
+
+
+def test_a_range_within_one_resource_reads_only_its_keys() -> None:
+    store = puts(
+        Store(),
+        (_POD_B, 2),
+        (_POD_A, 1),
+        (_POD_C, 3),
+        ("/registry/podsx/d", 4),
+        ("/registry/nodes/n", 5),
+        ("/registry/pods", 6),
+    )
+    assert set(store.current_index.buckets["/registry/pods/"]) == {_POD_A, _POD_B, _POD_C}
+    assert keys_at(store, "/registry/pods/", prefix_end("/registry/pods/")) == [
+        (_POD_A, 1),
+        (_POD_B, 2),
+        (_POD_C, 3),
+    ]
+    assert keys_at(store, "/registry/pods/ns/", prefix_end("/registry/pods/ns/")) == [
+        (_POD_A, 1),
+        (_POD_B, 2),
+    ]
+    # Prefixes that are not on a resource boundary scan every key, as before.
+    assert [k for k, _ in keys_at(store, "/registry/pods", prefix_end("/registry/pods"))] == [
+        "/registry/pods",
+        _POD_A,
+        _POD_B,
+        _POD_C,
+        "/registry/podsx/d",
+    ]
+    assert [k for k, _ in keys_at(store, "/registry/", prefix_end("/registry/"))] == [
+        "/registry/nodes/n",
+        "/registry/pods",
+        _POD_A,
+        _POD_B,
+        _POD_C,
+        "/registry/podsx/d",
+    ]
+    assert [k for k, _ in keys_at(store, _POD_B, "\0")] == [_POD_B, _POD_C, "/registry/podsx/d"]
+
+
+def test_past_ranges_and_deletes_within_a_resource() -> None:
+    store = puts(Store(), (_POD_A, 1), (_POD_B, 2), ("/registry/nodes/n", 3))  # revisions 2..4
+    store, deleted = store.delete("/registry/pods/", prefix_end("/registry/pods/"))  # 5
+    assert deleted == 2
+    assert "/registry/pods/" not in store.current_index.buckets
+    assert keys_at(store, "/registry/pods/", prefix_end("/registry/pods/")) == []
+    assert keys_at(store, "/registry/pods/", prefix_end("/registry/pods/"), 4) == [
+        (_POD_A, 1),
+        (_POD_B, 2),
+    ]
+    assert keys_at(store, _POD_B, None, 3) == [(_POD_B, 2)]
+    assert keys_at(store, _POD_B, None, 2) == []
+    store = store.put("/registry/nodes/n", 4).compact(6)  # forgets both pods
+    assert "/registry/pods/" not in store.history_index.buckets
+    _assert_index_exact(store)
+    assert keys_at(store, "/registry/", prefix_end("/registry/"), 6) == [("/registry/nodes/n", 4)]
+
+
+def test_a_store_whose_map_was_replaced_reads_it_whole() -> None:
+    """An index built for another map is never trusted: the range scans the map it has."""
+    store = puts(Store(), (_POD_A, 1), ("/registry/nodes/n", 2))
+    kv = KeyValue(_POD_B, 9, 3, 3, 1)
+    replaced = attrs.evolve(store, current=store.current.set(_POD_B, kv))
+    assert [k for k, _ in keys_at(replaced, "/registry/pods/", prefix_end("/registry/pods/"))] == [
+        _POD_A,
+        _POD_B,
+    ]
+    # Writes to it stay correct: its index stays stale rather than half right.
+    after = replaced.put(_POD_C, 3)
+    assert after.current_index.source is not after.current
+    assert [k for k, _ in keys_at(after, "/registry/pods/", prefix_end("/registry/pods/"))] == [
+        _POD_A,
+        _POD_B,
+        _POD_C,
+    ]

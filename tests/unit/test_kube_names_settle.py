@@ -134,6 +134,19 @@ def test_a_namespace_object_is_renamed_with_its_name_label() -> None:
     assert back["metadata"]["labels"] == {"kubernetes.io/metadata.name": "ns-b", "team": "x"}
 
 
+def test_owner_references_to_namespaces_travel_with_the_name() -> None:
+    ref = {"apiVersion": "v1", "kind": "Namespace", "name": "ns-a", "uid": "u"}
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "ns-a", "uid": "v"}
+    obj = {"kind": "ConfigMap", "metadata": {"name": "c", "ownerReferences": [ref, other]}}
+    sent = NS.object_to_cluster(obj, namespaced=True)
+    assert [r["name"] for r in sent["metadata"]["ownerReferences"]] == ["kp-0a1b2c3d-ns-a", "ns-a"]
+    back = NS.object_from_cluster(sent)
+    assert back["metadata"]["ownerReferences"] == [ref, other]
+    patch = NS.patch_to_cluster({"metadata": {"ownerReferences": [ref]}, "data": {"k": "v"}})
+    assert patch["metadata"]["ownerReferences"][0]["name"] == "kp-0a1b2c3d-ns-a"
+    assert patch["data"] == {"k": "v"}
+
+
 def test_field_selectors_on_namespaces_are_mapped() -> None:
     assert (
         NS.field_selector_to_cluster("metadata.namespace=ns-a,metadata.name!=x", "Pod")
@@ -186,6 +199,10 @@ def test_a_finished_rollout_owes_nothing() -> None:
         ),
         (_obj("ReplicaSet", spec={"replicas": 2}, status={"replicas": 1}), "replicas"),
         (_obj("Pod", spec={"nodeName": "n1"}, status={"phase": "Pending"}), "starting"),
+        (
+            _obj("ConfigMap", meta={"ownerReferences": [{"kind": "Pod", "name": "p", "uid": "x"}]}),
+            "owner that is gone",
+        ),
         (_obj("Pod", meta={"deletionTimestamp": "2025-01-01T00:00:00Z"}), "terminating"),
         (_obj("StatefulSet", spec={"replicas": 2}, status={"replicas": 1}), "replicas"),
         (
@@ -197,6 +214,26 @@ def test_a_finished_rollout_owes_nothing() -> None:
 def test_work_owed_keeps_a_cluster_busy(obj: dict[str, Any], reason: str) -> None:
     found = pending([obj])
     assert len(found) == 1 and reason in found[0]
+
+
+def test_pods_stuck_on_an_image_owe_nothing_and_hold_no_rollout_open() -> None:
+    waiting = {"state": {"waiting": {"reason": "ImagePullBackOff"}}}
+    stuck = _obj(
+        "Pod", spec={"nodeName": "n1"}, status={"phase": "Pending", "containerStatuses": [waiting]}
+    )
+    rollout = _obj(
+        "Deployment",
+        spec={"replicas": 2},
+        status={"replicas": 2, "updatedReplicas": 2, "availableReplicas": 0},
+    )
+    assert pending([stuck, rollout]) == []
+
+
+def test_a_live_owner_is_no_work() -> None:
+    owner = _obj("Deployment", "d", meta={"uid": "x"}, spec={"replicas": 0}, status={})
+    ref = {"kind": "Deployment", "name": "d", "uid": "x"}
+    owned = _obj("ReplicaSet", meta={"ownerReferences": [ref]}, spec={"replicas": 0})
+    assert pending([owner, owned]) == []
 
 
 def test_a_paused_deployment_owes_no_rollout() -> None:
@@ -233,9 +270,12 @@ def test_a_terminating_namespace_is_busy_until_only_held_objects_remain() -> Non
     assert len(pending([ns, held, free])) == 1
 
 
-def test_node_heartbeats_do_not_count_as_change() -> None:
+def test_only_the_examples_objects_count_as_change() -> None:
     node = {"kind": "Node", "metadata": {"name": "n1", "resourceVersion": "5"}}
     beat = {"kind": "Node", "metadata": {"name": "n1", "resourceVersion": "6"}}
+    pc = {"kind": "PriorityClass", "metadata": {"name": "theirs", "resourceVersion": "7"}}
     cm = _obj("ConfigMap")
-    assert fingerprint([node, cm]) == fingerprint([beat, cm])
+    assert fingerprint([node, cm]) == fingerprint([beat, pc, cm])
+    ns = {"kind": "Namespace", "metadata": {"name": "default", "resourceVersion": "8"}}
+    assert fingerprint([ns]) != fingerprint([])
     assert fingerprint([cm]) != fingerprint([_obj("ConfigMap", meta={"resourceVersion": "2"})])
