@@ -25,7 +25,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from conformance import __version__
-from conformance.plugin import levels_for, outcome_of, shards_for, summarize
+from conformance.plugin import levels_for, outcome_of, shards_for, summarize, verdicts
 from conformance.profiles import PROFILES
 from conformance.runner import LEVELS, LevelOutcome, TargetRefused, hello, replay, run_level
 from conformance.scenario import ScenarioError, load_scenario
@@ -323,6 +323,13 @@ def _report_run(
         + f" in {elapsed:.1f}s ({sum(o.examples for o in outcomes)} examples,"
         f" {sum(o.steps for o in outcomes)} steps; seed {seed})"
     )
+    conforms = verdicts(summary)
+    if conforms:
+        console.print(
+            "conforms at: "
+            + ", ".join(f"{level} {'yes' if ok else 'no'}" for level, ok in conforms.items())
+            + " (every law of kubernetes scope passed; skipped ones do not count)"
+        )
     if failed:
         return EXIT_VIOLATION
     if faults:

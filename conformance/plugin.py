@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,14 @@ from conformance.targets import Target, TargetFault, TargetKind, open_target, re
 from properties.laws import LAWS, UnknownLaw, laws_for
 from properties.trace import TargetInfo
 
-__all__ = ["REPORT_SCHEMA", "levels_for", "outcome_of", "shards_for", "summarize"]
+__all__ = [
+    "REPORT_SCHEMA",
+    "levels_for",
+    "outcome_of",
+    "shards_for",
+    "summarize",
+    "verdicts",
+]
 
 REPORT_SCHEMA = "kubeprop/report"
 REPORT_VERSION = 1
@@ -269,6 +276,17 @@ def summarize(outcomes: list[LevelOutcome]) -> dict[str, dict[str, dict[str, Any
     return levels
 
 
+def verdicts(summary: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, bool]:
+    """Per level: does the target conform? (docs/protocol.md: every law of kubernetes scope
+    of the level passed; one skipped for want of a capability, or left out by `--only`, is
+    not passed.) Strict laws do not count."""
+    found: dict[str, bool] = {}
+    for level, laws in summary.items():
+        required = [law.id for law in laws_for(level) if law.scope != "strict"]
+        found[level] = all((laws.get(law) or {}).get("status") == "passed" for law in required)
+    return found
+
+
 class _Recorder:
     """Collects outcomes on the controller (xdist ships them back) and writes the report."""
 
@@ -300,6 +318,7 @@ class _Recorder:
             "only": self.config.getoption("--only"),
             "seed": self.config.getoption("--seed"),
             "levels": summarize(self.outcomes),
+            "conforms": verdicts(summarize(self.outcomes)),
             "outcomes": [
                 o.to_json() for o in sorted(self.outcomes, key=lambda o: (o.level, o.shard))
             ],

@@ -118,6 +118,7 @@ def test_run_one_law_passes_and_writes_the_json_report(
     assert report["levels"]["api"]["api.uid-identity"]["status"] == "passed"
     assert set(report["levels"]) == {"api"}
     assert set(report["levels"]["api"]) == {"api.uid-identity"}
+    assert report["conforms"] == {"api": False}, "one law of a level is no claim on the level"
     # the shards ran on xdist workers; every one came back to the controller
     shards = sorted(o["shard"] for o in report["outcomes"])
     assert shards == [0, 1, 2, 3]

@@ -25,3 +25,14 @@ def test_order_does_not_depend_on_import_order() -> None:
     assert [law.id for law in laws.laws_for()] == expected
     by_module = [laws._MODULES.index(law.check.__module__) for law in laws.laws_for()]
     assert by_module == sorted(by_module)
+
+
+def test_a_level_conforms_only_when_every_kubernetes_law_passed() -> None:
+    from conformance.plugin import verdicts
+
+    required = [law.id for law in laws.laws_for("api") if law.scope != "strict"]
+    passed = {law: {"status": "passed"} for law in required}
+    assert verdicts({"api": passed}) == {"api": True}
+    skipped = {**passed, required[0]: {"status": "skipped", "reason": "needs capability clock"}}
+    assert verdicts({"api": skipped}) == {"api": False}
+    assert verdicts({"api": {required[0]: {"status": "passed"}}}) == {"api": False}
