@@ -75,6 +75,23 @@ class KeyValue:
     create_revision: int
     mod_revision: int
     version: int
+    #: `derived`'s last answer, with the function that gave it: derived, outside equality.
+    _derived: tuple[Callable[[Any], Any], Any] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )
+
+    def derived(self, derive: Callable[[Any], Any]) -> Any:
+        """`derive(value)`, computed once and kept with this version (its value never changes).
+
+        For readers that share what they derive (the cluster's read-only decoded objects):
+        `derive` must be pure, and what it returns must not be changed by anyone.
+        """
+        memo = self._derived
+        if memo is not None and memo[0] is derive:
+            return memo[1]
+        result = derive(self.value)
+        object.__setattr__(self, "_derived", (derive, result))
+        return result
 
 
 @attrs.frozen

@@ -16,10 +16,19 @@ from typing import Any, Protocol
 import attrs
 
 from reference.api.kinds import KINDS, Kind
-from reference.objects import decode
-from reference.store import Store, prefix_end
+from reference.objects import FrozenDict, decode_frozen
+from reference.store import KeyValue, Store, prefix_end
 
-__all__ = ["Controller", "Reconcile", "View"]
+__all__ = ["Controller", "Reconcile", "View", "shared"]
+
+
+def shared(kv: KeyValue) -> Any:
+    """The stored object, decoded once per stored version and shared by every reader: read-only.
+
+    What a view hands out is `FrozenDict` and `FrozenList` (changing it raises `TypeError`);
+    a controller builds what it writes from copies (`{**obj, ...}`, `copy_json`).
+    """
+    return kv.derived(decode_frozen)
 
 
 @attrs.frozen
@@ -42,7 +51,7 @@ class Controller(Protocol):
 
 @attrs.frozen
 class View:
-    """Objects at one store revision, decoded, without resourceVersion.
+    """Objects at one store revision, decoded, without resourceVersion; shared, read-only.
 
     `live` is the store as it is now: upstream controllers confirm some
     decisions with a live GET instead of their cache (the garbage collector
@@ -78,23 +87,24 @@ class View:
         prefix = k.prefix(namespace)
         at = 0 if not self.lagging else self.revision
         for kv in self.store.range(prefix, prefix_end(prefix), at).kvs:
-            obj = decode(kv.value)
+            obj = shared(kv)
             if versioned:
-                obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+                version = {**obj["metadata"], "resourceVersion": str(kv.mod_revision)}
+                obj = FrozenDict({**obj, "metadata": FrozenDict(version)})
             yield obj
 
     def all_objects(self) -> Iterator[Any]:
         at = 0 if not self.lagging else self.revision
         for kv in self.store.range("/registry/", "\0", at).kvs:
-            yield decode(kv.value)
+            yield shared(kv)
 
     def get(self, kind: Kind | str, namespace: str, name: str) -> Any:
         k = KINDS[kind] if isinstance(kind, str) else kind
         at = 0 if not self.lagging else self.revision
         found = self.store.range(k.key(namespace, name), None, at).kvs
-        return decode(found[0].value) if found else None
+        return shared(found[0]) if found else None
 
     def live_get(self, kind: Kind | str, namespace: str, name: str) -> Any:
         k = KINDS[kind] if isinstance(kind, str) else kind
         kv = self.live.get(k.key(namespace, name))
-        return decode(kv.value) if kv else None
+        return shared(kv) if kv else None
