@@ -149,7 +149,9 @@ def run_level(
     if not laws:
         return LevelOutcome(**base, status="empty", examples=0, steps=0, seconds=0.0)  # type: ignore[arg-type]
     bound = bind(machine, session, None if seed is None else seed + shard)
-    if not info.has("clock"):
+    # A cluster without a clock runs in real time (a store level has no time to run).
+    realtime = machine.target_kind == "cluster" and not info.has("clock")
+    if realtime:
         # Every wait is a wall-clock wait: the profile's few real-time examples, whatever
         # the level's share of a simulated run.
         examples = min(profile.max_examples, profile.realtime_examples)
@@ -157,9 +159,9 @@ def run_level(
     elif machine.example_share != 1.0:
         examples = max(profile.shards, round(profile.max_examples * machine.example_share))
         profile = attrs.evolve(profile, max_examples=examples)
-    # Only a resettable target with a clock replays an example exactly: shrinking anything
-    # else would chase a different failure each time, and Hypothesis would call it flaky.
-    shrink = shrink and info.has("reset", "clock")
+    # A cluster replays an example exactly only with reset and a clock: shrinking on any
+    # other would chase a different failure each time, and Hypothesis would call it flaky.
+    shrink = shrink and not (machine.target_kind == "cluster" and not info.has("reset", "clock"))
     try:
         hypothesis.stateful.run_state_machine_as_test(
             bound, settings=hypothesis_settings(profile, shrink=shrink)
