@@ -136,7 +136,6 @@ class KubeTarget:
         self._kinds: dict[str, Kind] = {}
         self._service_accounts = False
         self._exact = True
-        self._clock_offset: float | None = None
 
     # -- the protocol ------------------------------------------------------------------------------
 
@@ -192,6 +191,8 @@ class KubeTarget:
         kind = self._kinds.get(str(obj.get("kind")))
         if kind is None or kept == finalizers:
             return
+        if not kind.namespaced and kind.name != "Namespace":
+            return  # the cluster's own objects: not the example's to change
         meta = obj["metadata"]
         path = self._item(kind, self._ns(kind, meta), meta["name"])
         patch = {"metadata": {"finalizers": kept or None}}
@@ -291,6 +292,13 @@ class KubeTarget:
         """The answer carries the object only while it still exists: a pod's DELETE answers
         the pod even when it went at once, so a terminating answer is confirmed by a get."""
         kind = self._writable(request.get("kind"))
+        if kind.name == "Namespace" and request.get("name") == "default":
+            # The example's `default` stands in for the cluster's, which upstream keeps.
+            raise _Refused(
+                403,
+                "Forbidden",
+                'namespaces "default" is forbidden: this namespace may not be deleted',
+            )
         path = self._item(kind, self._ns(kind, request), str(request["name"]))
         options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         for field in ("propagationPolicy", "preconditions", "gracePeriodSeconds"):
