@@ -169,23 +169,12 @@ def run_level(
     except LawViolated as failure:
         if shrink and info.has("reset", "clock"):
             failure = minimize(failure, target, info, laws, machine)
-        scenario = _scenario(level, failure.steps, failure.law.id, target_spec, seed)
-        path = _write(scenario, failures_dir, level, failure.law.id)
-        return LevelOutcome(
-            **base,  # type: ignore[arg-type]
-            status="failed",
-            examples=session.examples,
-            steps=session.steps,
-            seconds=time.perf_counter() - started,
-            law=failure.law.id,
-            message=failure.violation.message,
-            report=render_failure(failure, path, target_spec),
-            scenario_file=str(path) if path else None,
-            unsupported=tuple(sorted(session.unsupported)),
-        )
+        return _failed_outcome(session, base, started, failure, failures_dir, target_spec)
     except TargetAborted as aborted:
         if session.first_violation is not None and not info.has("reset", "clock"):
-            return _first_violation_outcome(session, base, started, failures_dir, target_spec)
+            return _failed_outcome(
+                session, base, started, session.first_violation, failures_dir, target_spec, AS_FIRST
+            )
         scenario = _scenario(level, aborted.steps, None, target_spec, seed)
         path = _write(scenario, failures_dir, level, "target-fault")
         return LevelOutcome(
@@ -201,7 +190,9 @@ def run_level(
         )
     except Flaky as flaky:
         if session.first_violation is not None and not info.has("reset", "clock"):
-            return _first_violation_outcome(session, base, started, failures_dir, target_spec)
+            return _failed_outcome(
+                session, base, started, session.first_violation, failures_dir, target_spec, AS_FIRST
+            )
         return LevelOutcome(
             **base,  # type: ignore[arg-type]
             status="fault",
@@ -222,30 +213,33 @@ def run_level(
     )
 
 
-def _first_violation_outcome(
+#: Said of a failure reported as it first happened, on a target that does not replay exactly
+#: (Hypothesis' own replay of the failing example may pass, or fault, on such a target).
+AS_FIRST = "\n(the target does not replay exactly: this is the example as it first failed)"
+
+
+def _failed_outcome(
     session: Session,
     base: Mapping[str, Any],
     started: float,
+    failure: LawViolated,
     failures_dir: Path | None,
     target_spec: str,
+    note: str = "",
 ) -> LevelOutcome:
-    """The first violation a target that does not replay exactly showed, as it happened:
-    Hypothesis' replay of the failing example may pass, or fault, on such a target."""
-    first = session.first_violation
-    assert first is not None
+    """A violation as the report shows it, its scenario written to `failures_dir`."""
     level = str(base["level"])
-    scenario = _scenario(level, first.steps, first.law.id, target_spec, base.get("seed"))
-    path = _write(scenario, failures_dir, level, first.law.id)
+    scenario = _scenario(level, failure.steps, failure.law.id, target_spec, base.get("seed"))
+    path = _write(scenario, failures_dir, level, failure.law.id)
     return LevelOutcome(
         **base,
         status="failed",
         examples=session.examples,
         steps=session.steps,
         seconds=time.perf_counter() - started,
-        law=first.law.id,
-        message=first.violation.message,
-        report=render_failure(first, path, target_spec)
-        + "\n(the target does not replay exactly: this is the example as it first failed)",
+        law=failure.law.id,
+        message=failure.violation.message,
+        report=render_failure(failure, path, target_spec) + note,
         scenario_file=str(path) if path else None,
         unsupported=tuple(sorted(session.unsupported)),
     )

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,10 +25,10 @@ from typing import Any
 
 import pytest
 import yaml
+from served import kubeprop_serve
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 #: Wall seconds after which a wait is a failure: a hang guard, not a measurement.
 HANG_GUARD = 60.0
 
@@ -54,45 +53,9 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    kubeconfig = tmp_path_factory.mktemp("serve") / "kubeconfig"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "conformance.serve",
-            "--port",
-            "0",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--time-scale",
-            "50",
-            "--seed",
-            "7",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.fullmatch(r"serving on (http://127\.0\.0\.1:\d+)\n", line)
-    if match is None:
-        process.kill()
-        _, err = process.communicate()
-        pytest.fail(f"kubeprop serve did not start: {line!r}\n{err}")
-    try:
-        yield Server(process, match.group(1), kubeconfig)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        assert process.returncode is not None
+    directory = tmp_path_factory.mktemp("serve")
+    with kubeprop_serve(directory, "--time-scale", "50", "--seed", "7") as served:
+        yield Server(served.process, served.url, served.kubeconfig)
 
 
 def _until(what: str, check: Callable[[], Any]) -> Any:
