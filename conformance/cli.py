@@ -25,6 +25,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from conformance import __version__
+from conformance.collector import tune_collector
 from conformance.plugin import levels_for, outcome_of, shards_for, summarize, verdicts
 from conformance.profiles import PROFILES
 from conformance.runner import LEVELS, LevelOutcome, TargetRefused, hello, replay, run_level
@@ -50,6 +51,7 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    tune_collector()
     console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
     errors = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     try:

@@ -22,6 +22,7 @@ import hypothesis
 import pytest
 
 from conformance import __version__
+from conformance.collector import tune_collector
 from conformance.profiles import PROFILES, Profile
 from conformance.runner import LEVELS, LevelOutcome, hello, run_level
 from conformance.targets import Target, TargetFault, TargetKind, open_target, realtime, serves
@@ -98,6 +99,7 @@ def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook, controller s
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "kubeprop_level" not in metafunc.fixturenames:
         return
+    tune_collector()  # this process runs the suite (a worker of `kubeprop run`, or plain pytest)
     config = metafunc.config
     shards = _profile(config).shards
     levels = levels_for(config.getoption("--only"))

@@ -1,4 +1,5 @@
-"""Shared by the integration tests: how to start the `kubeprop` CLI as a subprocess."""
+"""Shared by the tests: how to start the `kubeprop` CLI as a subprocess; the cycle collector
+tuned as the `kubeprop` command tunes it (`conformance.collector`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from conformance.collector import tune_collector
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    tune_collector()
 
 
 def _kubeprop_argv() -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import uvicorn
 import yaml
 
+from conformance.collector import tune_collector
 from conformance.serve.app import Served, make_app
 from reference.cluster import Components, new_cluster
 
@@ -60,6 +61,7 @@ def _components(config: Path | None) -> Components | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    tune_collector()
     if args.nodes < 0 or args.time_scale < 0:
         print("kubeprop serve: --nodes and --time-scale must not be negative", file=sys.stderr)
         return 2

@@ -436,6 +436,9 @@ def _initial_status(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any] | None
         return {"phase": "Active"}
     if kind.name == "Pod":
         return {"phase": "Pending", "qosClass": _qos_class(obj)}
+    if kind.name == "Node":  # a kubelet registers its Node with its status
+        status = obj.get("status")
+        return copy_json(status) if isinstance(status, dict) else None
     return None  # other kinds start without status, or have none at all
 
 

@@ -498,6 +498,22 @@ def test_status_sent_by_a_client_is_ignored(cluster: Cluster) -> None:
     assert answer["object"]["metadata"]["generation"] == 1
 
 
+def test_a_node_keeps_the_status_it_is_created_with_and_an_update_keeps_the_old(
+    cluster: Cluster,
+) -> None:
+    """Upstream's node strategy lets every field, status included, be set on create (a
+    kubelet registers its Node with its capacity); an update of the main resource keeps the
+    stored status, as for every kind."""
+    status = {"capacity": {"cpu": "4", "pods": "110"}, "allocatable": {"cpu": "4", "pods": "110"}}
+    obj = {"kind": "Node", "apiVersion": "v1", "metadata": {"name": "n1"}, "status": status}
+    cluster, node = create(cluster, obj)
+    assert node["status"] == status
+    assert get(cluster, "Node", "n1")["status"] == status
+    node["status"] = {"capacity": {"cpu": "1"}}
+    cluster, answer = ok(cluster, {"op": "update", "object": node})
+    assert answer["object"]["status"] == status
+
+
 def test_generation_bumps_on_spec_changes_only(cluster: Cluster) -> None:
     cluster, d = create(cluster, deployment("web"))
     assert d["metadata"]["generation"] == 1
