@@ -13,10 +13,16 @@ values, and parsing follows ``resource.ParseQuantity`` in
 
 Leading and trailing whitespace is trimmed, as the API server does when it
 decodes a quantity from JSON.
+
+Parsing a string and formatting a value are pure, and the same few quantities
+recur in every pod, so both are memoised (bounded LRU caches); what they hand
+out is a ``Fraction`` or a ``str``, both immutable, so a caller can never
+change what another caller gets.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -50,6 +56,9 @@ _BINARY_SUFFIXES = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _DECIMAL_BY_EXPONENT = {exp: suffix for suffix, exp in _DECIMAL_SUFFIXES.items()}
 _BINARY_BY_EXPONENT = {0: "", **{exp: suffix for suffix, exp in _BINARY_SUFFIXES.items()}}
 
+#: Entries in each memo; far more than the distinct quantities one cluster's objects carry.
+_CACHE_SIZE = 4096
+
 _QUANTITY_RE = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(.*)", re.DOTALL)
 _EXPONENT_RE = re.compile(r"[eE]([+-]?[0-9]+)")
 
@@ -71,8 +80,16 @@ def parse_quantity(text: str | int | float) -> Fraction:
         if not math.isfinite(text):
             raise QuantityError(f"quantity {text!r} is not a finite number")
         return _parse(repr(text))
+    if type(text) is str:
+        return _parse_text(text)
     if not isinstance(text, str):
         raise QuantityError(f"quantity must be a string or a number, not {type(text).__name__}")
+    return _parse(text.strip())
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _parse_text(text: str) -> Fraction:
+    """``_parse`` of the trimmed string, memoised (a refusal is raised anew each time)."""
     return _parse(text.strip())
 
 
@@ -187,6 +204,19 @@ def format_quantity(q: Fraction | int, binary: bool = False) -> str:
     falls back to decimal below 1024 or for fractions, as upstream does.
     Values beyond the suffix tables use an exponent (``1e21``).
     """
+    kind = type(q)
+    if (kind is Fraction or kind is int) and type(binary) is bool:
+        return _format_memo(q, binary)
+    return _format(q, binary)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _format_memo(q: Fraction | int, binary: bool) -> str:
+    """``_format`` memoised; keys are exact Fractions or ints, equal keys format alike."""
+    return _format(q, binary)
+
+
+def _format(q: Fraction | int, binary: bool) -> str:
     q = Fraction(q)
     if q == 0:
         return "0"

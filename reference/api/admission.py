@@ -30,13 +30,60 @@ __all__ = [
     "TAINT_NODE_NOT_READY",
     "TAINT_NODE_UNREACHABLE",
     "add_default_tolerations",
+    "add_default_tolerations_in_place",
     "admit_priority",
+    "admit_priority_in_place",
     "keep_priority",
     "system_priority_classes",
 ]
 
 #: v1.TaintNodeNotReady and v1.TaintNodeUnreachable (the node lifecycle NoExecute taints).
 _DEFAULTED = (TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE)
+
+
+#: The JSON scalar types, which `copy.deepcopy` returns as they are.
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+class _NotPlain(Exception):
+    """Raised by `_copy_plain` on anything it cannot copy exactly as `copy.deepcopy` would."""
+
+
+def _copy_plain(value: Any, seen: set[int]) -> Any:
+    """`copy.deepcopy` of plain JSON (exact dicts with str keys, exact lists, scalars), faster.
+
+    Raises `_NotPlain` on any other type, and on a dict or list met twice (shared or
+    cyclic), whose sharing deepcopy would keep; `seen` holds the ids met so far.
+    """
+    kind = type(value)
+    if kind in _ATOMS:
+        return value  # deepcopy returns these atoms themselves
+    if kind is dict:
+        if id(value) in seen:
+            raise _NotPlain
+        seen.add(id(value))
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            out[key] = item if type(item) in _ATOMS else _copy_plain(item, seen)
+        return out
+    if kind is list:
+        if id(value) in seen:
+            raise _NotPlain
+        seen.add(id(value))
+        return [item if type(item) in _ATOMS else _copy_plain(item, seen) for item in value]
+    raise _NotPlain
+
+
+def _owned_copy(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """`copy.deepcopy(dict(pod))`, by a fast path when `pod` is plain JSON."""
+    top = dict(pod)
+    try:
+        copied: dict[str, Any] = _copy_plain(top, set())
+    except _NotPlain:
+        copied = copy.deepcopy(top)
+    return copied
 
 
 def _tolerates(toleration: Any, key: str) -> bool:
@@ -61,7 +108,15 @@ def add_default_tolerations(pod: Mapping[str, Any]) -> dict[str, Any]:
     `spec.tolerations` (not an object, not a list) is returned unchanged, for
     validation to refuse.
     """
-    result = copy.deepcopy(dict(pod))
+    return add_default_tolerations_in_place(_owned_copy(pod))
+
+
+def add_default_tolerations_in_place(result: dict[str, Any]) -> dict[str, Any]:
+    """`add_default_tolerations` for a caller that owns `result`: mutates and returns it.
+
+    Only for a fresh object nothing else refers to (such as `apply_defaults`' or
+    `admit_priority`'s result); the answer equals `add_default_tolerations(result)`.
+    """
     spec = result.get("spec")
     if spec is None:
         spec = result["spec"] = {}
@@ -162,7 +217,18 @@ def admit_priority(
     exist, or a priority or preemption policy given in the pod that differs
     from the one the class yields. Returns a new object; `pod` is unchanged.
     """
-    result = copy.deepcopy(dict(pod))
+    return admit_priority_in_place(_owned_copy(pod), classes, name)
+
+
+def admit_priority_in_place(
+    result: dict[str, Any], classes: Mapping[str, Mapping[str, Any]], name: str
+) -> dict[str, Any]:
+    """`admit_priority` for a caller that owns `result`: mutates and returns it.
+
+    Only for a fresh object nothing else refers to (such as `apply_defaults`' result);
+    the answer, or the refusal, is `admit_priority(result, classes, name)`'s. On a
+    refusal `result` may be left partly admitted, so the caller must drop it.
+    """
     spec = result.get("spec")
     if spec is None:
         spec = result["spec"] = {}
@@ -224,7 +290,7 @@ def keep_priority(pod: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, A
     omits them; a different value is left for validation to refuse (the pod
     spec is immutable). Returns a new object.
     """
-    result = copy.deepcopy(dict(pod))
+    result = _owned_copy(pod)
     spec, old_spec = result.get("spec"), old.get("spec")
     if not isinstance(spec, dict) or not isinstance(old_spec, Mapping):
         return result

@@ -20,6 +20,7 @@ Server-owned metadata and ``status`` are never touched (the one exception is the
 from __future__ import annotations
 
 import base64
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
@@ -50,6 +51,13 @@ def apply_defaults(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """A deep copy as plain JSON (dicts and lists), accepting frozen pyrsistent input."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value  # the common leaves, without the ABC checks below (same result)
+    if kind is dict:
+        return {k if type(k) is str else str(k): _plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
@@ -93,6 +101,19 @@ def _canonical_quantity(raw: Any) -> Any:
     Exponent forms (``1e3``) are kept as written: upstream keeps their format and this
     model has no formatter for it.
     """
+    if type(raw) is str:
+        return _canonical_quantity_text(raw)
+    return _canonical_quantity_uncached(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_quantity_text(raw: str) -> str:
+    """``_canonical_quantity`` of a string, memoised: a pure function with a ``str`` result."""
+    result: str = _canonical_quantity_uncached(raw)
+    return result
+
+
+def _canonical_quantity_uncached(raw: Any) -> Any:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
         return raw
     if isinstance(raw, str) and ("e" in raw.lower().replace("ei", "")):
@@ -120,11 +141,13 @@ def _default_resource_list(parent: _Json, key: str) -> None:
 # --- pod spec -----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _image_tag(image: str) -> str:
     """The tag of an image reference as ``parsers.ParseImageName`` sees it.
 
     No tag and no digest means "latest"; a reference that does not parse (empty,
     whitespace, an upper-case repository) has no tag at all, hence IfNotPresent.
+    Memoised: a pure function of a string, and images recur across pods.
     """
     name = image.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]

@@ -18,7 +18,12 @@ import attrs
 
 from properties.labels import SelectorSyntaxError, from_label_selector, parse_selector
 from reference.api import errors
-from reference.api.admission import add_default_tolerations, admit_priority, keep_priority
+from reference.api.admission import (
+    add_default_tolerations,
+    add_default_tolerations_in_place,
+    admit_priority_in_place,
+    keep_priority,
+)
 from reference.api.defaults import apply_defaults
 from reference.api.errors import ApiError, Cause
 from reference.api.kinds import KINDS, Kind, kind_of_key
@@ -505,8 +510,9 @@ def _create(
     obj["apiVersion"] = kind.api_version
     obj = apply_defaults(kind.name, obj)
     if kind.name == "Pod":  # mutating admission, before validation, in upstream's order
-        obj = admit_priority(obj, _priority_classes(api), admission_name)
-        obj = add_default_tolerations(obj)
+        # `apply_defaults` answered a fresh object: admission may write into it.
+        obj = admit_priority_in_place(obj, _priority_classes(api), admission_name)
+        obj = add_default_tolerations_in_place(obj)
     if kind.name == "Service":  # the storage's BeginCreate allocates before validation
         obj = allocate_on_create(
             obj,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import json
 import re
@@ -49,6 +50,16 @@ from reference.api.kinds import KINDS
 from reference.constants import SYSTEM_PRIORITY_CLASSES
 
 __all__ = ["validate"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _qualified_name_errors(value: str) -> tuple[str, ...]:
+    """``qualified_name_errors``, memoised (keys and resource names recur in every object).
+
+    A tuple, so that no caller can change what the next one gets.
+    """
+    return tuple(qualified_name_errors(value))
+
 
 REQUIRED = "FieldValueRequired"
 INVALID = "FieldValueInvalid"
@@ -175,10 +186,14 @@ def _key(path: str, key: str) -> str:
 
 
 def _map(value: Any) -> Mapping[str, Any]:
+    if type(value) is dict:  # the common case, without the ABC check (same result)
+        return value
     return value if isinstance(value, Mapping) else {}
 
 
 def _list(value: Any) -> list[Any]:
+    if type(value) is list:  # the common case, without the ABC checks (same result)
+        return list(value)
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return list(value)
     return []
@@ -287,7 +302,7 @@ def _name_errors(kind: str, name: str, prefix: bool) -> list[str]:
 def _validate_labels(errs: _Errors, value: Any, path: str) -> dict[str, str]:
     labels = _str_map(errs, value, path)
     for key in sorted(labels):
-        for msg in qualified_name_errors(key):
+        for msg in _qualified_name_errors(key):
             errs.invalid(path, key, msg)
         for msg in label_value_errors(labels[key]):
             errs.invalid(path, labels[key], msg)
@@ -298,7 +313,7 @@ def _validate_annotations(errs: _Errors, value: Any, path: str) -> None:
     annotations = _str_map(errs, value, path)
     total = 0
     for key in sorted(annotations):
-        for msg in qualified_name_errors(key.lower()):
+        for msg in _qualified_name_errors(key.lower()):
             errs.invalid(path, key, msg)
         total += len(key.encode("utf-8")) + len(annotations[key].encode("utf-8"))
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
@@ -352,7 +367,7 @@ def _validate_owner_references(errs: _Errors, value: Any, path: str) -> None:
 def _validate_finalizers(errs: _Errors, value: Any, path: str, kube_names: bool) -> None:
     finalizers = [f for f in _list(value) if isinstance(f, str)]
     for finalizer in finalizers:
-        for msg in qualified_name_errors(finalizer):
+        for msg in _qualified_name_errors(finalizer):
             errs.invalid(path, finalizer, msg)
     if "orphan" in finalizers and "foregroundDeletion" in finalizers:
         errs.invalid(path, finalizers, "finalizer orphan and foregroundDeletion cannot be both set")
@@ -452,7 +467,7 @@ def _validate_dns_subdomain(errs: _Errors, value: str, path: str) -> None:
 
 
 def _validate_qualified_name(errs: _Errors, value: str, path: str) -> None:
-    for msg in qualified_name_errors(value):
+    for msg in _qualified_name_errors(value):
         errs.invalid(path, value, msg)
 
 
@@ -689,11 +704,11 @@ def _overcommit_allowed(name: str) -> bool:
 def _is_extended_resource_name(name: str) -> bool:
     if _is_native_resource(name) or name.startswith("requests."):
         return False
-    return not qualified_name_errors("requests." + name)
+    return not _qualified_name_errors("requests." + name)
 
 
 def _validate_container_resource_name(errs: _Errors, name: str, path: str) -> None:
-    msgs = qualified_name_errors(name)
+    msgs = _qualified_name_errors(name)
     for msg in msgs:
         errs.invalid(path, name, msg)
     if msgs:
@@ -733,15 +748,19 @@ def _validate_resources(errs: _Errors, resources: Any, path: str) -> None:
         q = _validate_resource_quantity(errs, name, requests_raw[name], field)
         if q is None:
             continue
-        shown = _quantity_string(requests_raw[name], q)
+        # The shown forms are only formatted for an error (formatting a parsed value
+        # cannot fail, so this changes nothing but the cost).
         if name in limits:
             limit = limits[name]
-            limit_shown = _quantity_string(limits_raw[name], limit)
             if q != limit and not _overcommit_allowed(name):
+                shown = _quantity_string(requests_raw[name], q)
+                limit_shown = _quantity_string(limits_raw[name], limit)
                 errs.invalid(
                     requests_path, shown, f"must be equal to {name} limit of {limit_shown}"
                 )
             elif q > limit:
+                shown = _quantity_string(requests_raw[name], q)
+                limit_shown = _quantity_string(limits_raw[name], limit)
                 errs.invalid(
                     requests_path,
                     shown,
