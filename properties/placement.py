@@ -127,14 +127,40 @@ def pod_requests(
     with restartPolicy Always), or more if an init container needs more
     while it runs beside the sidecars started before it; plus overhead.
     """
+    return _pod_total(
+        spec,
+        [_container_requests(c, defaults) for c in spec.get("containers") or ()],
+        [
+            (c.get("restartPolicy") == "Always", _container_requests(c, defaults))
+            for c in spec.get("initContainers") or ()
+        ],
+    )
+
+
+def _with_defaults(requests: Mapping[str, int], defaults: Mapping[str, int]) -> dict[str, int]:
+    """`_container_requests(c, defaults)` from `_container_requests(c)`: defaults fill the
+    absent or zero requests."""
+    result = dict(requests)
+    for r, q in defaults.items():
+        if not result.get(r):
+            result[r] = q
+    return result
+
+
+def _pod_total(
+    spec: Mapping[str, Any],
+    regular: Sequence[Mapping[str, int]],
+    init: Sequence[tuple[bool, Mapping[str, int]]],
+) -> dict[str, int]:
+    """`pod_requests` from its containers' requests (init ones with whether each is a sidecar),
+    so that `PodFacts.of` parses each container once for both of its sums."""
     total: dict[str, int] = {}
-    for c in spec.get("containers") or ():
-        _add(total, _container_requests(c, defaults))
+    for requests in regular:
+        _add(total, requests)
     sidecars: dict[str, int] = {}
     init_peak: dict[str, int] = {}
-    for c in spec.get("initContainers") or ():
-        requests = _container_requests(c, defaults)
-        if c.get("restartPolicy") == "Always":
+    for sidecar, requests in init:
+        if sidecar:
             _add(sidecars, requests)
             _add(total, requests)
             current = dict(sidecars)
@@ -283,8 +309,18 @@ class PodFacts:
         status = pod.get("status") or {}
         namespace = str(meta.get("namespace") or "")
         labels = dict(meta.get("labels") or {})
-        requests = pod_requests(spec)
-        nonzero = pod_requests(spec, _SCORING_DEFAULTS)
+        # pod_requests(spec) and pod_requests(spec, _SCORING_DEFAULTS), parsing once
+        regular = [_container_requests(c) for c in spec.get("containers") or ()]
+        init = [
+            (c.get("restartPolicy") == "Always", _container_requests(c))
+            for c in spec.get("initContainers") or ()
+        ]
+        requests = _pod_total(spec, regular, init)
+        nonzero = _pod_total(
+            spec,
+            [_with_defaults(r, _SCORING_DEFAULTS) for r in regular],
+            [(sidecar, _with_defaults(r, _SCORING_DEFAULTS)) for sidecar, r in init],
+        )
         ports = []
         for c in list(spec.get("initContainers") or ()) + list(spec.get("containers") or ()):
             for p in c.get("ports") or ():
@@ -402,6 +438,14 @@ class Placement:
     nodes: tuple[NodeFacts, ...]
     usage: Mapping[str, NodeUsage]
     namespace_labels: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    #: Set by `with_pod` alone: the usage mapping it copied and the one node whose usage it
+    #: replaced. No part of the value (`evolve` and the constructor leave it None): a hint
+    #: that lets whoever keeps per-node columns of that earlier placement (the fast
+    #: scheduler) patch one node instead of comparing every usage. It holds the earlier
+    #: mapping, not the earlier placement, so a chain of `with_pod` keeps no chain alive.
+    derived_from: tuple[Mapping[str, NodeUsage], str] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
 
     @classmethod
     def of(
@@ -431,8 +475,11 @@ class Placement:
 
     def with_pod(self, pod: PodFacts, node: str) -> Placement:
         usage = dict(self.usage)
-        usage[node] = usage[node].plus(attrs.evolve(pod, node_name=node))
-        return attrs.evolve(self, usage=usage)
+        bound = pod if pod.node_name == node else attrs.evolve(pod, node_name=node)
+        usage[node] = usage[node].plus(bound)
+        placement = Placement(self.nodes, usage, self.namespace_labels)
+        object.__setattr__(placement, "derived_from", (self.usage, node))
+        return placement
 
     def without(self, pods: Iterable[PodFacts]) -> Placement:
         usage = dict(self.usage)

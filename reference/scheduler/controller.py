@@ -387,9 +387,10 @@ class _Cycle:
                 "uid": pod.uid,
             }
         )
-        self.assumed[pod.uid] = attrs.evolve(pod, node_name=node)
+        bound = attrs.evolve(pod, node_name=node)
+        self.assumed[pod.uid] = bound
         if self.scheduler.assume:
-            self.placement = self.placement.with_pod(pod, node)
+            self.placement = self.placement.with_pod(bound, node)  # `bound` as it is
         for pods in self.nominated.values():
             pods[:] = [p for p in pods if p.uid != pod.uid]
         self.nominations += 1

@@ -8,15 +8,19 @@ None of the means below changes a result:
 - **Per-node columns, patched by difference.** Free pods, cpu and memory,
   the scoring sums, which nodes are tainted or cordoned, and which placed
   pods carry (anti-)affinity terms are kept in lists indexed like
-  `placement.nodes`, for the last placement seen. A placement with the same
-  nodes tuple (what `Placement.with_pod` returns) is compared with it usage
-  by usage (list equality, identity first, in chunks, then bisected) and
-  only the nodes whose usage changed are recomputed.
+  `placement.nodes`, for the last placement seen. A placement that
+  `Placement.with_pod` made from that one (its `derived_from`) changes the
+  one node it names; another with the same nodes tuple is compared with it
+  usage by usage (list equality, identity first, in chunks, then bisected)
+  and only the nodes whose usage changed are recomputed. Caches over the
+  columns (below) forget the changed nodes from a log of them.
 - **Filters only where they can fail.** The common pod (no host ports, node
   selector, required node affinity, topology spread or pod (anti-)affinity,
   when no placed pod has anti-affinity either) is checked against the
   resource columns alone on nodes neither cordoned nor tainted
-  NoSchedule/NoExecute. Other pods go through every filter that can fail
+  NoSchedule/NoExecute, kept per request size as one byte a node
+  (`_Snapshot.room`), so that a run of nodes with room is taken whole and
+  only the others are looked at. Other pods go through every filter that can fail
   for them; what PodTopologySpread and InterPodAffinity need from the
   whole cluster (domain counts, forbidden and wanted domains) is computed
   once per decision, where the spec recounts it for each node. A node that
@@ -32,8 +36,12 @@ None of the means below changes a result:
   BalancedAllocation depend only on the node and the pod's requests: they
   are computed from the columns (the spec's integer and float operations,
   in its order) and kept per pod shape until the node's usage changes.
+  The constant is added only if `Decision.scores` is read (it is built
+  lazily: the controller never reads it); selection does without it.
 - **Ties hashed once per pod.** `spec.tie_key` is blake2b over uid, NUL and
   node name: the uid's prefix is hashed once and copied for each tied node.
+  Every tied node must be hashed (the key mixes pod and node), so this is
+  the floor of a decision on a uniform cluster.
 
 The memo is an optimization only: a decision is a function of the
 arguments, as the spec's is, and `FastScheduler` instances compare equal.
@@ -43,8 +51,9 @@ It holds the last placement seen (and so its pods) until the next one.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import chain
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, compress, repeat
+from operator import add, eq, ge
 from typing import Any
 
 import attrs
@@ -115,9 +124,10 @@ class _Snapshot:
         self.encoded = [name.encode() for name in self.names]
         self.keys = list(usage)
         self.values: list[NodeUsage] = list(usage.values())
-        position = {k: i for i, k in enumerate(self.keys)}
+        #: usage key -> its position in `keys` and `values`
+        self.position = {k: i for i, k in enumerate(self.keys)}
         #: usage position -> the node indices it describes (one, names being unique)
-        self.at: dict[int, int] = {position[name]: j for j, name in enumerate(self.names)}
+        self.at: dict[int, int] = {self.position[name]: j for j, name in enumerate(self.names)}
         self.alloc = [n.allocatable for n in nodes]
         self.alloc_pods = [a.get("pods", 0) for a in self.alloc]
         self.alloc_cpu = [a.get("cpu", 0) for a in self.alloc]
@@ -141,13 +151,16 @@ class _Snapshot:
         self.requested_memory = [0] * count
         #: node index -> the placed pods there with (anti-)affinity terms
         self.term_pods: dict[int, tuple[PodFacts, ...]] = {}
-        #: Bumped (from a counter) whenever a node's columns change; see `_resource_totals`.
-        self.version = [0] * count
-        self.tick = 0
-        self.shapes: dict[Any, tuple[list[int], list[int]]] = {}
         self.any_prefer_taints = any(self.prefer_taints)
         for j in range(count):
             self._refresh(j, self.usage[j])
+        #: The nodes whose columns changed since the snapshot was built, in order: the caches
+        #: below note how much of it they have seen, and forget those nodes' entries.
+        self.log: list[int] = []
+        #: pod shape -> [each node's resource score total (None: to compute), Nones, log seen]
+        self.shapes: dict[Any, list[Any]] = {}
+        #: (pods, cpu, memory) asked -> [1 where the node is plain and has that room, log seen]
+        self.rooms: dict[tuple[float, float, float], list[Any]] = {}
 
     @staticmethod
     def fits(placement: Placement) -> bool:
@@ -156,8 +169,6 @@ class _Snapshot:
         return len(set(names)) == len(names) and all(name in placement.usage for name in names)
 
     def _refresh(self, j: int, u: NodeUsage) -> None:
-        self.tick += 1
-        self.version[j] = self.tick
         self.usage[j] = u
         requested = u.requested
         cpu = requested.get("cpu", 0)
@@ -193,10 +204,77 @@ class _Snapshot:
         for p in changed:
             j = self.at.get(p)
             if j is not None:
-                self._refresh(j, values[p])
+                self._changed(j, values[p])
         self.values = values
         self.placement = placement
         return True
+
+    def step(self, placement: Placement) -> bool:
+        """Bring the columns to `placement` if `with_pod` made it from the placement they
+        describe (one node's usage replaced, in place in the same key order); else False."""
+        derived = placement.derived_from
+        if derived is None or derived[0] is not self.placement.usage:
+            return False
+        name = derived[1]
+        p = self.position[name]
+        u = placement.usage[name]
+        self.values[p] = u
+        j = self.at.get(p)
+        if j is not None:
+            self._changed(j, u)
+        self.placement = placement
+        return True
+
+    def _changed(self, j: int, u: NodeUsage) -> None:
+        """`_refresh`, logged for the caches. Once the log is as long as there are nodes the
+        caches start over (rebuilding them then costs no more than following it)."""
+        self._refresh(j, u)
+        log = self.log
+        if len(log) >= len(self.nodes):
+            log.clear()
+            self.shapes.clear()
+            self.rooms.clear()
+        log.append(j)
+
+    def unseen(self, entry: list[Any]) -> list[int]:
+        """The nodes changed since a cache `entry` ([..., log seen]) last looked; marks them
+        seen."""
+        seen = entry[-1]
+        log = self.log
+        entry[-1] = len(log)
+        return log[seen:] if seen < len(log) else []
+
+    def room(self, pods: float, cpu: float, memory: float) -> bytearray:
+        """1 for each node that is `plain` and has this many pods, cpu and memory free: where
+        the common pod's filters pass without looking further."""
+        key = (pods, cpu, memory)
+        entry = self.rooms.get(key)
+        if entry is None:
+            if len(self.rooms) >= _SHAPES:
+                self.rooms.clear()
+            fresh = bytearray(
+                map(
+                    all,
+                    zip(
+                        self.plain,
+                        map(ge, self.free_pods, repeat(pods)),
+                        map(ge, self.free_cpu, repeat(cpu)),
+                        map(ge, self.free_memory, repeat(memory)),
+                        strict=True,
+                    ),
+                )
+            )
+            self.rooms[key] = [fresh, len(self.log)]
+            return fresh
+        column: bytearray = entry[0]
+        for j in self.unseen(entry):
+            column[j] = (
+                self.plain[j]
+                and self.free_pods[j] >= pods
+                and self.free_cpu[j] >= cpu
+                and self.free_memory[j] >= memory
+            )
+        return column
 
 
 def _differences(
@@ -226,7 +304,7 @@ class _Memo:
         if snap is not None:
             if snap.placement is placement:
                 return snap
-            if snap.nodes is placement.nodes and snap.follow(placement):
+            if snap.nodes is placement.nodes and (snap.step(placement) or snap.follow(placement)):
                 return snap
         if not _Snapshot.fits(placement):
             self.snapshot = None
@@ -396,6 +474,7 @@ class _Check:
 
     def __init__(self, pod: PodFacts, snap: _Snapshot, placement: Placement, profile: Profile):
         enabled = set(profile.filters)
+        self.filters = profile.filters
         self.pod = pod
         self.snap = snap
         self.placement = placement
@@ -696,7 +775,8 @@ def _resource_totals(
     """The weighted sum of the resource plugins' scores (no normalization: each node's own).
 
     They depend only on the node's columns and the pod's requests, so they are kept per pod
-    shape and recomputed for the nodes whose usage changed since (`_Snapshot.version`).
+    shape: computed for a node when first needed, and again as soon as its usage changes
+    (`_Snapshot.log`), so that once every node has one no lookup needs checking.
     """
     key = (
         entries,
@@ -709,29 +789,63 @@ def _resource_totals(
     if shape is None:
         if len(snap.shapes) >= _SHAPES:
             snap.shapes.clear()
-        shape = snap.shapes[key] = ([0] * len(snap.nodes), [-1] * len(snap.nodes))
-    scores, seen = shape
-    version = snap.version
-    missing = [j for j in feasible if seen[j] != version[j]]
-    if missing:
-        combined = [0] * len(missing)
-        for name, weight in entries:
-            part = (
-                _fit_scores(pod, snap, missing, profile)
-                if name == "NodeResourcesFit"
-                else _balanced_scores(pod, snap, missing)
-            )
-            combined = [c + weight * s for c, s in zip(combined, part, strict=True)]
-        for j, c in zip(missing, combined, strict=True):
+        # [each node's total (None: not computed yet), how many are None, log seen]
+        shape = snap.shapes[key] = [[None] * len(snap.nodes), len(snap.nodes), len(snap.log)]
+    scores: list[int | None] = shape[0]
+    changed = snap.unseen(shape)
+    if changed:
+        for j, c in zip(changed, _weighted(pod, snap, changed, profile, entries), strict=True):
+            if scores[j] is None:
+                shape[1] -= 1
             scores[j] = c
-            seen[j] = version[j]
-    return [scores[j] for j in feasible]
+    totals = list(map(scores.__getitem__, feasible))
+    if shape[1]:
+        at = _nones(totals)
+        if at:
+            missing = [feasible[i] for i in at]
+            combined = _weighted(pod, snap, missing, profile, entries)
+            for i, j, c in zip(at, missing, combined, strict=True):
+                scores[j] = totals[i] = c
+            shape[1] -= len(at)
+    return totals  # type: ignore[return-value]  # no None left
+
+
+def _weighted(
+    pod: PodFacts,
+    snap: _Snapshot,
+    nodes: list[int],
+    profile: Profile,
+    entries: tuple[tuple[str, int], ...],
+) -> list[int]:
+    """The resource plugins' weighted sum on `nodes`, in their order."""
+    combined = [0] * len(nodes)
+    for name, weight in entries:
+        part = (
+            _fit_scores(pod, snap, nodes, profile)
+            if name == "NodeResourcesFit"
+            else _balanced_scores(pod, snap, nodes)
+        )
+        combined = [c + weight * s for c, s in zip(combined, part, strict=True)]
+    return combined
+
+
+def _nones(values: list[Any]) -> list[int]:
+    """The positions of None in `values`, found by `list.index` (in C) rather than a loop."""
+    at: list[int] = []
+    i = -1
+    try:
+        while True:
+            i = values.index(None, i + 1)
+            at.append(i)
+    except ValueError:
+        return at
 
 
 def _totals(
     pod: PodFacts, snap: _Snapshot, feasible: list[int], placement: Placement, profile: Profile
-) -> list[int]:
-    """Each feasible node's total weighted score, in the order of `feasible`."""
+) -> tuple[list[int], int]:
+    """Each feasible node's total weighted score, in the order of `feasible`, less a constant
+    that every node gets (returned apart: it changes neither the best nor the ties)."""
     entries = tuple((n, w) for n, w in profile.scores if n in _RESOURCE_PLUGINS)
     totals = _resource_totals(pod, snap, feasible, profile, entries) if entries else None
     constant = 0
@@ -758,30 +872,67 @@ def _totals(
         else:
             totals = [t + weight * s for t, s in zip(totals, scores, strict=True)]
     if totals is None:
-        return [constant] * len(feasible)
-    return [t + constant for t in totals] if constant else totals
+        return [0] * len(feasible), constant
+    return totals, constant
 
 
 def _select(pod: PodFacts, snap: _Snapshot, feasible: list[int], totals: list[int]) -> str:
     """`spec.select`: the best total, ties broken by the least `tie_key` (the first such in
     feasible order, the order of the spec's totals), hashing the pod's uid once and each tied
-    node's name after it."""
+    node's name after it. `totals` may lack a constant common to all (integers: the same
+    best nodes)."""
     best = max(totals)
-    tied = [j for j, total in zip(feasible, totals, strict=True) if total == best]
+    tied = list(compress(feasible, map(eq, totals, repeat(best))))
     if len(tied) == 1:
         return snap.names[tied[0]]
-    prefix = hashlib.blake2b(f"{pod.uid}\0".encode(), digest_size=8)
-    copy = prefix.copy
-    encoded = snap.encoded
-    chosen = tied[0]
-    least = b""
-    for j in tied:
+    copy = hashlib.blake2b(f"{pod.uid}\0".encode(), digest_size=8).copy
+    keys = []
+    for name in map(snap.encoded.__getitem__, tied):
         h = copy()
-        h.update(encoded[j])
-        key = h.digest()
-        if not least or key < least:
-            chosen, least = j, key
-    return snap.names[chosen]
+        h.update(name)
+        keys.append(h.digest())
+    # `index` finds the first least key, as `min` over the tied nodes in order does.
+    return snap.names[tied[keys.index(min(keys))]]
+
+
+class _Scores(Mapping[str, int]):
+    """`Decision.scores` (node name -> total, in feasible order), built only when read: the
+    controller reads only the node, and a dict of every feasible node's total costs a tenth
+    of a decision."""
+
+    __slots__ = ("_built", "_constant", "_feasible", "_names", "_totals")
+
+    def __init__(
+        self, names: list[str], feasible: list[int], totals: list[int], constant: int
+    ) -> None:
+        self._names = names
+        self._feasible = feasible
+        self._totals = totals
+        self._constant = constant
+        self._built: dict[str, int] | None = None
+
+    def _dict(self) -> dict[str, int]:
+        built = self._built
+        if built is None:
+            totals = self._totals
+            if self._constant:
+                totals = list(map(add, totals, repeat(self._constant)))
+            built = self._built = dict(
+                zip(map(self._names.__getitem__, self._feasible), totals, strict=True)
+            )
+        return built
+
+    def __getitem__(self, name: str) -> int:
+        return self._dict()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._feasible)
+
+    def __repr__(self) -> str:
+        return repr(self._dict())
 
 
 # -- the cycle -------------------------------------------------------------------------------------
@@ -823,33 +974,32 @@ class FastScheduler:
         failures: dict[str, Failure] = {}
         found = evaluated = 0
         first = start % count
-        order = chain(range(first, count), range(first))
         if check.simple and not crowded:
-            # The common pod: only the resource columns and `plain` to look at.
-            plain = snap.plain
-            free_pods, free_cpu, free_memory = snap.free_pods, snap.free_cpu, snap.free_memory
-            needed, cpu, memory = check.pods_needed, check.cpu, check.memory
-            for j in order:
-                if found >= wanted:
-                    break
-                evaluated += 1
-                if (
-                    free_pods[j] >= needed
-                    and free_cpu[j] >= cpu
-                    and free_memory[j] >= memory
-                    and (plain[j] or check(j) is None)
-                ):
-                    feasible.append(j)
-                    found += 1
-                    continue
-                failure = first_failure(pod, nodes[j], placement, filters)
-                if failure is None:
-                    feasible.append(j)
-                    found += 1
-                else:
-                    failures[names[j]] = failure
+            # The common pod: only the resource columns and `plain` to look at, and of those
+            # only the nodes without room (a run of nodes with room is taken whole).
+            room = snap.room(check.pods_needed, check.cpu, check.memory)
+            for lo, hi in ((first, count), (0, first)):
+                j = lo
+                while j < hi and found < wanted:
+                    k = room.find(0, j, hi)
+                    if k < 0:
+                        k = hi
+                    take = min(k - j, wanted - found)
+                    feasible.extend(range(j, j + take))
+                    found += take
+                    evaluated += take
+                    j += take
+                    if j == k < hi and found < wanted:
+                        evaluated += 1
+                        failure = _roomless(check, k)
+                        if failure is None:
+                            feasible.append(k)
+                            found += 1
+                        else:
+                            failures[names[k]] = failure
+                        j = k + 1
         else:
-            for j in order:
+            for j in chain(range(first, count), range(first)):
                 if found >= wanted:
                     break
                 evaluated += 1
@@ -868,6 +1018,20 @@ class FastScheduler:
             return Decision(None, failures, {}, evaluated)
         if len(feasible) == 1:
             return Decision(names[feasible[0]], failures, {}, evaluated)
-        totals = _totals(pod, snap, feasible, placement, profile)
-        scores = {names[j]: t for j, t in zip(feasible, totals, strict=True)}
+        totals, constant = _totals(pod, snap, feasible, placement, profile)
+        scores = _Scores(names, feasible, totals, constant)
         return Decision(_select(pod, snap, feasible, totals), failures, scores, evaluated)
+
+
+def _roomless(check: _Check, j: int) -> Failure | None:
+    """The common pod's filters on a node without room in `_Snapshot.room`: not plain, or
+    short of pods, cpu or memory (the spec's `first_failure` names the failure)."""
+    snap = check.snap
+    if (
+        snap.free_pods[j] >= check.pods_needed
+        and snap.free_cpu[j] >= check.cpu
+        and snap.free_memory[j] >= check.memory
+        and (snap.plain[j] or check(j) is None)
+    ):
+        return None
+    return first_failure(check.pod, snap.nodes[j], check.placement, check.filters)
