@@ -422,11 +422,33 @@ class Store:
         return _image(self, encode)
 
     def compact(self, revision: int) -> Store:
-        """Forget every version superseded at `revision` and every event up to it."""
-        if revision <= self.compact_revision:
-            raise Compacted(revision, self.compact_revision)
-        if revision > self.revision:
-            raise FutureRevision(revision, self.revision)
+        """Forget every version superseded at `revision` and every event up to it.
+
+        Only keys written since the last compaction can have a version to forget: the
+        others hold one live version, which the last compaction left. Those keys are the
+        ones of the events it drops, so a compaction costs what was written since the
+        last one, not the size of the store.
+        """
+        self._check_compactable(revision)
+        cut = bisect.bisect_right(self.log, revision, key=lambda e: e.kv.mod_revision)
+        evolver = self.history.evolver()
+        forgotten = []
+        for key in {e.kv.key for e in self.log[:cut]}:
+            versions = self.history.get(key)
+            if versions is None:
+                continue
+            kept = _compact_versions(versions, revision)
+            if not kept:
+                del evolver[key]
+                forgotten.append(key)
+            elif kept is not versions:
+                evolver[key] = kept
+        return self._compacted(revision, cut, evolver.persistent(), forgotten)
+
+    def compact_by_scan(self, revision: int) -> Store:
+        """`compact` by visiting every key's history: what it must equal (for tests)."""
+        self._check_compactable(revision)
+        cut = bisect.bisect_right(self.log, revision, key=lambda e: e.kv.mod_revision)
         history: dict[str, PVector[tuple[int, KeyValue | None]]] = {}
         forgotten = []
         for key, versions in self.history.items():
@@ -435,14 +457,27 @@ class Store:
                 history[key] = kept
             else:
                 forgotten.append(key)
-        cut = bisect.bisect_right(self.log, revision, key=lambda e: e.kv.mod_revision)
-        compacted = pmap(history)
+        return self._compacted(revision, cut, pmap(history), forgotten)
+
+    def _check_compactable(self, revision: int) -> None:
+        if revision <= self.compact_revision:
+            raise Compacted(revision, self.compact_revision)
+        if revision > self.revision:
+            raise FutureRevision(revision, self.revision)
+
+    def _compacted(
+        self,
+        revision: int,
+        cut: int,
+        history: PMap[str, PVector[tuple[int, KeyValue | None]]],
+        forgotten: list[str],
+    ) -> Store:
         return attrs.evolve(
             self,
             compact_revision=revision,
-            history=compacted,
+            history=history,
             log=self.log[cut:],
-            history_index=self.history_index.follow(self.history, compacted, removed=forgotten),
+            history_index=self.history_index.follow(self.history, history, removed=forgotten),
         )
 
 
