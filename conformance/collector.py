@@ -6,9 +6,11 @@ its own: when CPython's cycle collector visits a vector it traverses the whole
 trie. Every write makes a new vector, which lands in the youngest generation,
 so each young collection walks every live store map from end to end. With
 CPython's default threshold (a young collection every 700 allocations) a
-write to a map of 200 000 keys costs about 160 µs, against 6 µs with young
-collections 70 times rarer (`benchmarks/scheduler.py`, (d)). Nothing the
-reference computes depends on when cycles are collected.
+`PMap.set` on a map of 200 000 keys costs 90-160 µs, against 3-6 µs with
+young collections rarer. The threshold chosen is what the scheduler benchmark's
+150 000 pods through the API run fastest with (`benchmarks/scheduler.py
+--api-big`: 146 s at 50 000, 112 s at 200 000, the same peak memory).
+Nothing the reference computes depends on when cycles are collected.
 
 A process-wide setting, so it is made by the programs (the `kubeprop`
 command, `kubeprop serve`, the benchmarks), never by importing the reference.
@@ -21,7 +23,7 @@ import gc
 __all__ = ["YOUNG_THRESHOLD", "tune_collector"]
 
 #: Allocations between young collections; CPython's default is 700.
-YOUNG_THRESHOLD = 50_000
+YOUNG_THRESHOLD = 200_000
 
 
 def tune_collector() -> None:
