@@ -515,13 +515,25 @@ def _default_priority_class(pc: _Json) -> None:
         pc["preemptionPolicy"] = "PreemptLowerPriority"
 
 
+def _default_node(node: _Json) -> None:
+    """SetDefaults_NodeStatus: allocatable is the capacity when only capacity is given; both
+    in canonical form, as decoding writes quantities back."""
+    status = _child(node, "status")
+    if status is None:
+        return
+    if status.get("allocatable") is None and isinstance(status.get("capacity"), dict):
+        status["allocatable"] = dict(status["capacity"])
+    _default_resource_list(status, "capacity")
+    _default_resource_list(status, "allocatable")
+
+
 def _nothing(_: _Json) -> None:
     return None
 
 
 _DEFAULTERS: dict[str, Callable[[_Json], None]] = {
     "Namespace": _default_namespace,
-    "Node": _nothing,
+    "Node": _default_node,
     "Pod": _default_pod,
     "ReplicaSet": _default_replica_set,
     "Deployment": _default_deployment,

@@ -436,14 +436,16 @@ _SERVER_OWNED = (
 )
 
 
+#: Kinds whose client sets the status on create, defaulted and validated as the rest: a
+#: kubelet registers its Node with its capacity (upstream's node strategy keeps the status).
+_STATUS_SET_ON_CREATE = frozenset({"Node"})
+
+
 def _initial_status(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any] | None:
     if kind.name == "Namespace":
         return {"phase": "Active"}
     if kind.name == "Pod":
         return {"phase": "Pending", "qosClass": _qos_class(obj)}
-    if kind.name == "Node":  # a kubelet registers its Node with its status
-        status = obj.get("status")
-        return copy_json(status) if isinstance(status, dict) else None
     return None  # other kinds start without status, or have none at all
 
 
@@ -506,7 +508,8 @@ def _create(
     for field in _SERVER_OWNED:
         meta.pop(field, None)
     status = _initial_status(kind, obj)
-    obj.pop("status", None)
+    if kind.name not in _STATUS_SET_ON_CREATE:
+        obj.pop("status", None)
     obj["apiVersion"] = kind.api_version
     obj = apply_defaults(kind.name, obj)
     if kind.name == "Pod":  # mutating admission, before validation, in upstream's order

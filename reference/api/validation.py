@@ -722,9 +722,28 @@ def _validate_container_resource_name(errs: _Errors, name: str, path: str) -> No
         errs.invalid(path, name, "doesn't follow extended resource name standard")
 
 
+#: Resources counted in whole units (upstream's `helper.integerResources`), besides the
+#: extended ones.
+_INTEGER_RESOURCES = frozenset(
+    {
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "services.nodeports",
+        "services.loadbalancers",
+    }
+)
+
+
 def _validate_resource_quantity(errs: _Errors, name: str, raw: Any, path: str) -> Fraction | None:
+    """upstream's ValidateResourceQuantityValue: not negative, whole for integer resources."""
     q = _validate_nonnegative_quantity(errs, raw, path)
-    if q is not None and not _is_native_resource(name) and q.denominator != 1:
+    integer = name in _INTEGER_RESOURCES or not _is_native_resource(name)
+    if q is not None and integer and q.denominator != 1:
         errs.invalid(path, _quantity_string(raw, q), "must be an integer")
     return q
 
@@ -2461,6 +2480,7 @@ def _validate_namespace(
 
 def _validate_node(errs: _Errors, node: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
     _validate_meta(errs, "Node", node, old)
+    _validate_node_resources(errs, _map(node.get("status")))
     spec = _map(node.get("spec"))
     # Upstream reports taint problems under metadata.taints (fldPath is "metadata").
     unique: dict[str, set[str]] = {}
@@ -2505,6 +2525,25 @@ def _validate_node(errs: _Errors, node: Mapping[str, Any], old: Mapping[str, Any
             errs.forbidden(
                 "spec.providerID", 'node updates may not change providerID except from "" to valid'
             )
+
+
+def _validate_node_resources(errs: _Errors, status: Mapping[str, Any]) -> None:
+    """upstream's ValidateNodeResources, on create and on every update: a Node's status may
+    be set by its client, but its capacity and allocatable must be valid quantities."""
+    for field in ("capacity", "allocatable"):
+        resources = _map(status.get(field))
+        hugepage_sizes: set[str] = set()
+        for name in sorted(resources):
+            path = _key(f"status.{field}", name)
+            q = _validate_resource_quantity(errs, name, resources[name], path)
+            if q is not None and _is_hugepages(name) and q > 0:
+                hugepage_sizes.add(name)
+                if len(hugepage_sizes) > 1:
+                    errs.invalid(
+                        path,
+                        _quantity_string(resources[name], q),
+                        "may not have pre-allocated hugepages for multiple page sizes",
+                    )
 
 
 def _validate_lease(errs: _Errors, lease: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:

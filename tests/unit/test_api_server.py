@@ -514,6 +514,41 @@ def test_a_node_keeps_the_status_it_is_created_with_and_an_update_keeps_the_old(
     assert answer["object"]["status"] == status
 
 
+def test_a_node_created_with_capacity_only_gets_it_as_allocatable_in_canonical_form(
+    cluster: Cluster,
+) -> None:
+    """SetDefaults_NodeStatus, and quantities written back as decoding writes them."""
+    status = {"capacity": {"cpu": "4000m", "memory": "1024Mi", "pods": "10"}}
+    obj = {"kind": "Node", "apiVersion": "v1", "metadata": {"name": "n1"}, "status": status}
+    cluster, node = create(cluster, obj)
+    canonical = {"cpu": "4", "memory": "1Gi", "pods": "10"}
+    assert node["status"] == {"capacity": canonical, "allocatable": canonical}
+
+
+@pytest.mark.parametrize(
+    ("resources", "field"),
+    [
+        ({"cpu": "abc"}, "status.capacity[cpu]"),
+        ({"cpu": -3}, "status.capacity[cpu]"),
+        ({"pods": "1.5"}, "status.capacity[pods]"),
+        ({"example.com/gpu": "500m"}, "status.capacity[example.com/gpu]"),
+        ({"hugepages-2Mi": "2Mi", "hugepages-1Gi": "1Gi"}, "status.capacity[hugepages-2Mi]"),
+    ],
+)
+def test_a_node_with_invalid_status_resources_is_refused_and_nothing_changes(
+    cluster: Cluster, resources: dict[str, Any], field: str
+) -> None:
+    """ValidateNodeResources runs on create (and on every update) since status may be set."""
+    obj = {
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": {"name": "n1"},
+        "status": {"capacity": resources},
+    }
+    status = refused(cluster, {"op": "create", "object": obj}, 422, "Invalid")
+    assert field in [cause["field"] for cause in status["details"]["causes"]]
+
+
 def test_generation_bumps_on_spec_changes_only(cluster: Cluster) -> None:
     cluster, d = create(cluster, deployment("web"))
     assert d["metadata"]["generation"] == 1
