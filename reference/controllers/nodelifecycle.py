@@ -22,6 +22,7 @@ one pass later).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -51,6 +52,7 @@ UNREACHABLE = TAINT_NODE_UNREACHABLE
 UNSCHEDULABLE = TAINT_NODE_UNSCHEDULABLE
 _KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 _LEASE_NAMESPACE = "kube-node-lease"
+_ABSENT: Any = object()
 
 
 @attrs.frozen
@@ -125,15 +127,40 @@ class NodeLifecycleController:
         st: NodeLifecycleState = state or NodeLifecycleState()
         writes: list[dict[str, Any]] = []
         wake: list[float] = []
-        nodes = sorted(view.objects("Node"), key=lambda n: n["metadata"]["name"])
-        first_seen = {
-            n["metadata"]["name"]: st.first_seen.get(n["metadata"]["name"], now) for n in nodes
+        nodes = sorted(view.objects("Node"), key=_name)
+        # The state's per-node maps as plain dicts (lookups in them are far cheaper than in
+        # the pmaps); the new state reuses the old maps unchanged when no node came, went or
+        # changed status, and otherwise changes them only where something did.
+        seen_before: dict[str, float] = dict(st.first_seen.items())
+        observed_before: dict[str, str] = dict(st.observed.items())
+        new_names: list[str] = []
+        # One read of the kubelets' Leases rather than one lookup per node.
+        leases: dict[str, Mapping[str, Any]] = {
+            lease["metadata"]["name"]: lease for lease in view.objects("Lease", _LEASE_NAMESPACE)
         }
+        heartbeats = view.heartbeats
+        renewing = view.renewing
+        fresh_since = st.fresh_since
         statuses: dict[str, str] = {}
         for node in nodes:
             name = node["metadata"]["name"]
+            since = seen_before.get(name, _ABSENT)
+            if since is _ABSENT:
+                since = now
+                new_names.append(name)
             ready = _ready(node)
-            heard = max(self._last_heard(view, node, ready, st), first_seen[name])
+            # The last heartbeat: creation, the Ready heartbeat, the Lease's renewal, the
+            # renewal derived from the clock, never before `fresh_since` (in this order, as
+            # `max` keeps the first of equals).
+            times = [_seconds(node["metadata"]["creationTimestamp"])]
+            if ready is not None and ready.get("lastHeartbeatTime"):
+                times.append(_seconds(ready["lastHeartbeatTime"]))
+            lease = leases.get(name)
+            if lease is not None and (lease.get("spec") or {}).get("renewTime"):
+                times.append(_seconds(lease["spec"]["renewTime"]))
+            if name in heartbeats:
+                times.append(heartbeats[name])
+            heard = max(max(*times, fresh_since), since)
             grace = self.grace if ready is not None else NODE_STARTUP_GRACE_SECONDS
             deadline = normalize(heard + grace)
             status = ready.get("status", "Unknown") if ready is not None else "Unknown"
@@ -144,7 +171,7 @@ class NodeLifecycleController:
                 if live is not None and _needs_unknown(live):
                     writes.append({"op": "status", "object": _mark_unknown(live, now)})
                 status = "Unknown"
-            elif now <= deadline and status != "Unknown" and name not in view.renewing:
+            elif now <= deadline and status != "Unknown" and name not in renewing:
                 # A renewing kubelet pushes its deadline on and on: no need to wake for it.
                 wake.append(_next_tick(deadline, self.period))
             statuses[name] = status
@@ -162,18 +189,23 @@ class NodeLifecycleController:
         )
         if not self.honor_full_disruption:
             all_disrupted = False
-        fresh_since = st.fresh_since
         if st.all_disrupted and not all_disrupted:
             fresh_since = now
 
-        next_taint = dict(st.next_taint)
+        next_taint: dict[str, float] | None = None  # a copy of st.next_taint once it changes
         for node in nodes:
             name = node["metadata"]["name"]
             status = statuses[name]
-            taints = list((node.get("spec") or {}).get("taints") or [])
+            spec = node.get("spec") or {}
+            listed = spec.get("taints")
+            if not listed and status == "True" and not spec.get("unschedulable"):
+                # A Ready, schedulable node without taints wants none: nothing to write or wake
+                # for, whether seen before or not (the general case below comes to the same).
+                continue
+            taints = list(listed or [])
             new = _no_schedule_taints(node, taints, status, now)
             has = {t.get("key") for t in new if t.get("effect") == "NoExecute"}
-            if name not in st.first_seen:
+            if name not in seen_before:
                 # markNodeAsReachable on a node seen for the first time (also after a restart):
                 # its NoExecute taints go, to come back through the rate limiter if still due.
                 new = [
@@ -206,9 +238,12 @@ class NodeLifecycleController:
                 elif want not in has:
                     zone = _zone(node)
                     rate = _rate(zone_states.get(zone, "Normal"), len(zones.get(zone, ())))
-                    allowed = next_taint.get(zone, -math.inf)
+                    limits = st.next_taint if next_taint is None else next_taint
+                    allowed = limits.get(zone, -math.inf)
                     if rate > 0 and now >= allowed:
                         new.append(_taint(want, now))
+                        if next_taint is None:
+                            next_taint = dict(st.next_taint)
                         next_taint[zone] = normalize(now + 1 / rate)
                     elif rate > 0:
                         wake.append(allowed)
@@ -218,12 +253,11 @@ class NodeLifecycleController:
                     writes.append(write)
 
         # Pods on nodes that are not Ready are not Ready either.
-        observed = st.observed
         unhealthy = {
             name
             for name, status in statuses.items()
             if status != "True"
-            and (self.level_triggered_pod_marking or observed.get(name) == "True")
+            and (self.level_triggered_pod_marking or observed_before.get(name) == "True")
         }
         if unhealthy:
             for pod in view.objects("Pod"):
@@ -240,32 +274,63 @@ class NodeLifecycleController:
                     ):
                         writes.append({"op": "status", "object": marked})
         new_state = NodeLifecycleState(
-            next_taint=pmap(next_taint),
+            next_taint=st.next_taint if next_taint is None else pmap(next_taint),
             all_disrupted=all_disrupted,
             fresh_since=fresh_since,
-            observed=pmap(statuses),
-            first_seen=pmap(first_seen),
+            observed=_updated(st.observed, observed_before, statuses),
+            first_seen=_first_seen(st.first_seen, seen_before, new_names, statuses, now),
         )
         future = [w for w in wake if w > now]
         return Reconcile(tuple(writes), new_state, min(future) if future else None)
 
-    def _last_heard(
-        self,
-        view: View,
-        node: Mapping[str, Any],
-        ready: Mapping[str, Any] | None,
-        st: NodeLifecycleState,
-    ) -> float:
-        name = node["metadata"]["name"]
-        times = [parse_time(node["metadata"]["creationTimestamp"])]
-        if ready is not None and ready.get("lastHeartbeatTime"):
-            times.append(parse_time(ready["lastHeartbeatTime"]))
-        lease = view.get("Lease", _LEASE_NAMESPACE, name)
-        if lease is not None and (lease.get("spec") or {}).get("renewTime"):
-            times.append(parse_time(lease["spec"]["renewTime"]))
-        if name in view.heartbeats:
-            times.append(view.heartbeats[name])
-        return max(*times, st.fresh_since)
+
+def _name(node: Mapping[str, Any]) -> str:
+    name: str = node["metadata"]["name"]
+    return name
+
+
+@functools.lru_cache(maxsize=32768)
+def _parse_text(text: str) -> float:
+    """`parse_time`, memoised by the text (a pure function of it): heartbeat and creation
+    times repeat from pass to pass, and most nodes' are the same few strings."""
+    return parse_time(text)
+
+
+def _seconds(text: Any) -> float:
+    return _parse_text(text) if type(text) is str else parse_time(text)
+
+
+def _updated(before: PMap[str, str], plain: dict[str, str], now: dict[str, str]) -> PMap[str, str]:
+    """`pmap(now)`, as `before` itself when equal, else `before` changed where they differ."""
+    if plain == now:
+        return before
+    evolver = before.evolver()
+    for name, status in now.items():
+        if plain.get(name, _ABSENT) != status:
+            evolver[name] = status
+    for name in plain.keys() - now.keys():
+        evolver.remove(name)
+    return evolver.persistent()
+
+
+def _first_seen(
+    before: PMap[str, float],
+    plain: dict[str, float],
+    new_names: list[str],
+    current: Mapping[str, Any],
+    now: float,
+) -> PMap[str, float]:
+    """When each node in `current` was first seen: `before`'s times, `now` for `new_names`."""
+    if not new_names and len(plain) == len(current):
+        # Every node was seen before and none went (equal sizes, the current within `plain`).
+        return before
+    evolver = before.evolver()
+    for name in new_names:
+        evolver[name] = now
+    if len(plain) + len(new_names) != len(current):
+        for name in plain.keys() - current.keys():
+            evolver.remove(name)
+    return evolver.persistent()
 
 
 def _needs_unknown(node: Mapping[str, Any]) -> bool:
