@@ -33,7 +33,7 @@ from reference.controllers.garbagecollector import (
 )
 from reference.mutants import _delete_dependents
 from reference.objects import decode, deleting, finalizers, meta, owner_refs
-from reference.store import prefix_end
+from reference.store import prefix_end, restore, snapshot
 
 # -- the pass as it was (HEAD's reference/controllers/garbagecollector.py) ------------------
 
@@ -548,3 +548,52 @@ def test_a_pass_looks_only_at_the_dependents_an_event_touched() -> None:
     _LOOKS.clear()
     gc_pass(gc.initial_state())
     assert len(_LOOKS) == 19
+
+
+def test_a_graph_handed_to_another_lineage_of_the_store_writes_what_the_scan_writes() -> None:
+    """The graph is a cache in a value: a state carried to another branch of the cluster, to a
+    restored store or past a compaction must still decide as a pass over the whole view."""
+
+    def send(api: ApiState, request: dict[str, Any]) -> tuple[ApiState, dict[str, Any]]:
+        api, answer = handle(api, request, 0.0, system=True)
+        assert answer["ok"], answer
+        return api, answer
+
+    def configmap(name: str, **extra: Any) -> dict[str, Any]:
+        return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "default", **extra}}
+
+    gc = GarbageCollector()
+
+    def passes(store: Any, state: Any) -> Reconcile:
+        view = View(store, store.revision, store)
+        result = gc.reconcile(view, 0.0, state)
+        assert result.writes == gc._reconcile_by_scan(view).writes
+        return result
+
+    api, _ = send(
+        ApiState(),
+        {"op": "create", "object": {"kind": "Namespace", "metadata": {"name": "default"}}},
+    )
+    api, owner = send(api, {"op": "create", "object": configmap("owner")})
+    reference = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "owner",
+        "uid": owner["object"]["metadata"]["uid"],
+    }
+    api, _ = send(
+        api, {"op": "create", "object": configmap("dependent", ownerReferences=[reference])}
+    )
+    first = passes(api.store, gc.initial_state())
+    deleted, _ = send(
+        api, {"op": "delete", "kind": "ConfigMap", "namespace": "default", "name": "owner"}
+    )
+    unrelated, _ = send(api, {"op": "create", "object": configmap("unrelated")})
+    on_b = passes(unrelated.store, first.state)
+    assert not on_b.writes
+    # B's graph (nothing to collect) on A's store, at the same revision: the owner is gone.
+    on_a = passes(deleted.store, on_b.state)
+    assert on_a.writes
+    assert passes(restore(snapshot(deleted.store)), on_b.state).writes
+    compacted, _ = send(deleted, {"op": "compact", "resourceVersion": str(deleted.store.revision)})
+    passes(compacted.store, on_a.state)
