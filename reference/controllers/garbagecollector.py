@@ -14,7 +14,7 @@ from typing import Any, Literal
 import attrs
 from pyrsistent import PMap, PSet, pmap, pset
 
-from reference.api.kinds import KINDS
+from reference.api.kinds import KINDS, Kind
 from reference.constants import FINALIZER_FOREGROUND, FINALIZER_ORPHAN
 from reference.controllers.base import Reconcile, View, shared
 from reference.objects import decode, deleting, finalizers, meta, owner_refs
@@ -37,13 +37,9 @@ def resolve_by_coordinates(
     view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any], live: bool
 ) -> Resolution:
     """upstream's isDangling: the owner by kind and name, in the dependent's namespace."""
-    kind = KINDS.get(ref.get("kind", ""))
-    if kind is None:
+    coordinates = _owner_coordinates(dependent, ref)
+    if coordinates is None:
         return "invalid"
-    namespace = meta(dependent).get("namespace", "")
-    if kind.namespaced and not namespace:
-        return "invalid"
-    coordinates = (kind, namespace if kind.namespaced else "", ref.get("name", ""))
     owner = view.live_get(*coordinates) if live else view.get(*coordinates)
     if owner is None or owner["metadata"]["uid"] != ref.get("uid"):
         return "absent"
@@ -87,15 +83,27 @@ class _Classified:
 _ALL = ("/registry/", "\0")
 
 
-def _owner_key(dependent: Mapping[str, Any], ref: Mapping[str, Any]) -> str | None:
-    """The store key `resolve_by_coordinates` reads for `ref` (None: it reads none)."""
+def _owner_coordinates(
+    dependent: Mapping[str, Any], ref: Mapping[str, Any]
+) -> tuple[Kind, str, str] | None:
+    """Where `ref`'s owner lives: its kind, namespace (the dependent's, for namespaced kinds)
+    and name; None for an unknown kind or a namespaced owner of a cluster-scoped object."""
     kind = KINDS.get(ref.get("kind", ""))
     if kind is None:
         return None
     namespace = meta(dependent).get("namespace", "")
     if kind.namespaced and not namespace:
         return None
-    return kind.key(namespace if kind.namespaced else "", ref.get("name", ""))
+    return kind, namespace if kind.namespaced else "", ref.get("name", "")
+
+
+def _owner_key(dependent: Mapping[str, Any], ref: Mapping[str, Any]) -> str | None:
+    """The store key `resolve_by_coordinates` reads for `ref` (None: it reads none)."""
+    coordinates = _owner_coordinates(dependent, ref)
+    if coordinates is None:
+        return None
+    kind, namespace, name = coordinates
+    return kind.key(namespace, name)
 
 
 @attrs.frozen

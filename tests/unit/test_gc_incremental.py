@@ -15,8 +15,8 @@ must return the same writes and wake-up, with states equal to the initial one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, given, settings
@@ -29,65 +29,21 @@ from reference.constants import FINALIZER_FOREGROUND, FINALIZER_ORPHAN
 from reference.controllers.base import Reconcile, View
 from reference.controllers.garbagecollector import (
     GarbageCollector,
+    OrphanHandler,
+    Resolver,
+    _Classified,
+    _delete,
+    _remove_finalizer,
+    _set_refs,
+    resolve_by_coordinates,
     resolve_by_uid,
+    strip_owner_references,
 )
 from reference.mutants import _delete_dependents
 from reference.objects import decode, deleting, finalizers, meta, owner_refs
 from reference.store import prefix_end, restore, snapshot
 
-# -- the pass as it was (HEAD's reference/controllers/garbagecollector.py) ------------------
-
-Resolution = Any | Literal["absent", "invalid"]
-
-
-def _ref_resolve_by_coordinates(
-    view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any], live: bool
-) -> Resolution:
-    """upstream's isDangling: the owner by kind and name, in the dependent's namespace."""
-    kind = KINDS.get(ref.get("kind", ""))
-    if kind is None:
-        return "invalid"
-    namespace = meta(dependent).get("namespace", "")
-    if kind.namespaced and not namespace:
-        return "invalid"
-    coordinates = (kind, namespace if kind.namespaced else "", ref.get("name", ""))
-    owner = view.live_get(*coordinates) if live else view.get(*coordinates)
-    if owner is None or owner["metadata"]["uid"] != ref.get("uid"):
-        return "absent"
-    return owner
-
-
-def _ref_resolve_by_uid(
-    view: View, dependent: Mapping[str, Any], ref: Mapping[str, Any], live: bool
-) -> Resolution:
-    """Owner lookup by uid alone, wherever the object lives (the bug of kubernetes#65200)."""
-    objects = (
-        (decode(kv.value) for kv in view.live.current.values()) if live else view.all_objects()
-    )
-    for obj in objects:
-        if obj["metadata"]["uid"] == ref.get("uid"):
-            return obj
-    return "absent"
-
-
-Resolver = Callable[[View, Mapping[str, Any], Mapping[str, Any], bool], Resolution]
-OrphanHandler = Callable[[Mapping[str, Any], list[Mapping[str, Any]]], list[dict[str, Any]]]
-
-
-def _ref_strip_owner_references(
-    owner: Mapping[str, Any], dependents: list[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """Orphan: remove the owner's uid from each dependent's ownerReferences."""
-    uid = owner["metadata"]["uid"]
-    return [_set_refs(d, [r for r in owner_refs(d) if r.get("uid") != uid]) for d in dependents]
-
-
-@attrs.frozen
-class _Classified:
-    solid: tuple[Mapping[str, Any], ...] = ()
-    dangling: tuple[Mapping[str, Any], ...] = ()
-    waiting: tuple[Mapping[str, Any], ...] = ()
-    invalid: bool = False
+# -- the pass as it was (its helpers, unchanged, are the module's) -------------------------
 
 
 @attrs.frozen
@@ -102,8 +58,8 @@ class _ReferenceGarbageCollector:
     """
 
     name: str = "garbagecollector"
-    resolve_owner: Resolver = _ref_resolve_by_coordinates
-    orphan: OrphanHandler = _ref_strip_owner_references
+    resolve_owner: Resolver = resolve_by_coordinates
+    orphan: OrphanHandler = strip_owner_references
     #: Foreground deletion waits for dependents with blockOwnerDeletion (False: it does not).
     wait_for_blocking_dependents: bool = True
     #: A dependent with a live owner is kept (False: any absent owner gets it deleted).
@@ -208,45 +164,6 @@ class _ReferenceGarbageCollector:
         else:
             policy = "Background"
         return [_delete(item, policy)]
-
-
-def _address(obj: Mapping[str, Any]) -> dict[str, Any]:
-    m = meta(obj)
-    address = {"kind": obj["kind"], "name": m["name"]}
-    if m.get("namespace"):
-        address["namespace"] = m["namespace"]
-    return address
-
-
-def _set_refs(obj: Mapping[str, Any], refs: list[Mapping[str, Any]]) -> dict[str, Any]:
-    return {
-        "op": "patch",
-        **_address(obj),
-        "patch": {
-            "metadata": {
-                "uid": meta(obj)["uid"],
-                "ownerReferences": [dict(r) for r in refs] if refs else None,
-            }
-        },
-    }
-
-
-def _remove_finalizer(obj: Mapping[str, Any], finalizer: str) -> dict[str, Any]:
-    kept = [f for f in finalizers(obj) if f != finalizer]
-    return {
-        "op": "patch",
-        **_address(obj),
-        "patch": {"metadata": {"uid": meta(obj)["uid"], "finalizers": kept or None}},
-    }
-
-
-def _delete(obj: Mapping[str, Any], policy: str) -> dict[str, Any]:
-    return {
-        "op": "delete",
-        **_address(obj),
-        "propagationPolicy": policy,
-        "preconditions": {"uid": meta(obj)["uid"]},
-    }
 
 
 # -- generated histories ---------------------------------------------------------------------
@@ -484,7 +401,7 @@ CONFIGS: dict[str, tuple[_ReferenceGarbageCollector, GarbageCollector]] = {
         GarbageCollector(orphan=_delete_dependents),
     ),
     "by-uid": (
-        _ReferenceGarbageCollector(resolve_owner=_ref_resolve_by_uid),
+        _ReferenceGarbageCollector(resolve_owner=resolve_by_uid),
         GarbageCollector(resolve_owner=resolve_by_uid),
     ),
 }
